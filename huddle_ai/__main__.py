@@ -1,0 +1,3 @@
+from huddle_ai.cli import main
+
+main()

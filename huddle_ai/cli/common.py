@@ -1,0 +1,43 @@
+"""Options and helpers shared by every command group, defined once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from huddle_ai.engine import HuddleAI
+from huddle_ai.settings import Settings
+
+__all__ = ["DataDirOpt", "JsonOpt", "OrgOpt", "engine", "print_json", "settings"]
+
+OrgOpt = Annotated[str, typer.Option("--org", help="Organization id.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+DataDirOpt = Annotated[
+    Path | None, typer.Option("--data-dir", help="Store directory (HUDDLE_AI_DATA_DIR).")
+]
+
+_engines: dict[str, HuddleAI] = {}
+
+
+def settings(data_dir: Path | None = None) -> Settings:
+    """Settings from the environment, with command-line overrides."""
+    base = Settings()
+    if data_dir is not None:
+        base = base.model_copy(update={"data_dir": data_dir})
+    return base
+
+
+def engine(data_dir: Path | None = None, base: Settings | None = None) -> HuddleAI:
+    """One HuddleAI per process and configuration: the model loads once."""
+    conf = base if base is not None else settings(data_dir)
+    key = conf.model_dump_json()
+    if key not in _engines:
+        _engines[key] = HuddleAI(conf)
+    return _engines[key]
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))

@@ -1,0 +1,59 @@
+"""``huddle-ai demo``: ingest the demo organization and show what the engine does."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from huddle_ai.cli import app
+from huddle_ai.cli.common import engine, print_json, settings
+from huddle_ai.cli.records import _summary, show_similar
+from huddle_ai.demo import DEMO_ORG, demo_path
+from huddle_ai.engine import HuddleAI
+from huddle_ai.records import Solution
+
+
+def _showcase_solution(hai: HuddleAI) -> Solution:
+    """A partial solution of the first huddle: the most instructive to show."""
+    records = hai.records(DEMO_ORG)
+    solutions = [r for r in records if isinstance(r, Solution)]
+    first_huddle = solutions[0].huddle_id
+    return next(s for s in solutions if s.huddle_id == first_huddle)
+
+
+def run_demo(hai: HuddleAI, as_json: bool) -> dict[str, object]:
+    report = hai.ingest(DEMO_ORG, demo_path())
+    solution = _showcase_solution(hai)
+    result = hai.similar(DEMO_ORG, solution_id=solution.id, k=4)
+    out: dict[str, object] = {
+        "ingest": report.as_dict(),
+        "solution": solution.model_dump(mode="json"),
+        "similar": result.model_dump(mode="json"),
+    }
+    if not as_json:
+        typer.echo(f"Ingested the demo organization '{DEMO_ORG}': {_summary(report)}")
+        typer.echo(f"\nSolution {solution.id} by {solution.learner_id}:\n  {solution.text}\n")
+        typer.echo("Most similar past solutions and their most helpful feedback:")
+        show_similar(result)
+    return out
+
+
+@app.command()
+def demo(
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="Keep the demo store here instead of a temporary one."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Ingest the demo organization and show retrieval (and more, as features land)."""
+    if data_dir is not None:
+        out = run_demo(engine(data_dir), as_json)
+    else:
+        with tempfile.TemporaryDirectory(prefix="huddle-ai-demo-") as tmp:
+            out = run_demo(engine(base=settings(Path(tmp))), as_json)
+    if as_json:
+        print_json(out)

@@ -1,0 +1,168 @@
+"""``HuddleAI``: the one entry object of the library.
+
+It owns an embedder and a store, built once, and delegates every operation to
+the module that owns it. It holds no logic of its own beyond wiring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from huddle_ai.embeddings import Embedder, FakeEmbedder, Progress, SentenceTransformerEmbedder
+from huddle_ai.errors import ConfigurationError, NotFoundError
+from huddle_ai.formats import AnyRecord, Parsed, read_file, write_jsonl
+from huddle_ai.ingest import IngestReport, ingest, parsed_from
+from huddle_ai.records import Feedback, Solution, validate_org
+from huddle_ai.retrieval import SimilarResult, similar
+from huddle_ai.settings import Settings
+from huddle_ai.store import KINDS, Store
+
+__all__ = ["DeletionReport", "HuddleAI", "build_embedder", "build_store"]
+
+
+@dataclass(frozen=True)
+class DeletionReport:
+    org: str
+    learners: int
+    solutions: int
+    feedback: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "org": self.org,
+            "learners": self.learners,
+            "solutions": self.solutions,
+            "feedback": self.feedback,
+        }
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    """The embedder the settings name (the model is loaded here, once)."""
+    if settings.embedding_backend == "fake":
+        return FakeEmbedder()
+    if settings.embedding_backend == "openvino":
+        try:
+            from huddle_ai.openvino_backend import OpenVINOEmbedder  # type: ignore[import-not-found,unused-ignore]
+        except ImportError as exc:
+            raise ConfigurationError("the openvino backend is not available here") from exc
+        return OpenVINOEmbedder(settings.embedding_model, batch_size=settings.embedding_batch_size)  # type: ignore[no-any-return,unused-ignore]
+    return SentenceTransformerEmbedder(
+        settings.embedding_model, batch_size=settings.embedding_batch_size
+    )
+
+
+def build_store(settings: Settings, embedder: Embedder) -> Store:
+    if settings.chroma_url:
+        return Store.server(settings.chroma_url, embedder.id)
+    return Store.embedded(settings.data_dir, embedder.id)
+
+
+class HuddleAI:
+    """Ingest, retrieve, delete and export an organization's learning records.
+
+    ``HuddleAI(settings)`` builds the embedder and store the settings name;
+    pass ``embedder=`` and/or ``store=`` to supply your own (tests pass a
+    :class:`FakeEmbedder`).
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        embedder: Embedder | None = None,
+        store: Store | None = None,
+    ) -> None:
+        self.settings = settings if settings is not None else Settings.model_construct()
+        self.embedder = embedder if embedder is not None else build_embedder(self.settings)
+        self.store = store if store is not None else build_store(self.settings, self.embedder)
+
+    # -- ingest ------------------------------------------------------------
+
+    def ingest(
+        self,
+        org: str,
+        source: Path | str | Sequence[AnyRecord] | Parsed,
+        *,
+        kind: str | None = None,
+        skip_invalid: bool = False,
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        """Ingest a file path, parsed lines or in-memory records into ``org``."""
+        if isinstance(source, Parsed):
+            parsed = source
+        elif isinstance(source, (str, Path)):
+            parsed = read_file(Path(source), kind)
+        else:
+            parsed = parsed_from(source)
+        return ingest(
+            self.store, self.embedder, org, parsed, skip_invalid=skip_invalid, progress=progress
+        )
+
+    # -- read --------------------------------------------------------------
+
+    def similar(
+        self,
+        org: str,
+        *,
+        solution_id: str | None = None,
+        text: str | None = None,
+        huddle_id: str | None = None,
+        k: int = 5,
+    ) -> SimilarResult:
+        return similar(
+            self.store,
+            self.embedder,
+            org,
+            solution_id=solution_id,
+            text=text,
+            huddle_id=huddle_id,
+            k=k,
+        )
+
+    def records(self, org: str) -> list[AnyRecord]:
+        """Every record of an organization, parents first, each kind sorted by id."""
+        validate_org(org)
+        out: list[AnyRecord] = []
+        for kind in KINDS:
+            out.extend(sorted(self.store.all(org, kind), key=lambda r: r.id))
+        return out
+
+    def export(self, org: str, out: IO[str]) -> int:
+        """Write an organization as JSONL (the import format); returns the record count."""
+        if validate_org(org) not in self.store.orgs():
+            raise NotFoundError(f"organization {org!r} not found")
+        return write_jsonl(self.records(org), out)
+
+    # -- delete ------------------------------------------------------------
+
+    def delete_learner(self, org: str, learner_id: str) -> DeletionReport:
+        """Delete a learner's profile, their solutions, the feedback they wrote and
+        the feedback on their solutions (it quotes and describes their work)."""
+        validate_org(org)
+        learner = self.store.get(org, "learner", [learner_id])
+        solutions = [r.id for r in self.store.find(org, "solution", {"learner_id": learner_id})]
+        if not learner and not solutions:
+            raise NotFoundError(f"learner {learner_id!r} not found in organization {org!r}")
+        written = {r.id for r in self.store.find(org, "feedback", {"author_id": learner_id})}
+        received: set[str] = set()
+        if solutions:
+            found = self.store.find(org, "feedback", {"solution_id": {"$in": solutions}})
+            received = {r.id for r in found if isinstance(r, Feedback)}
+        feedback = sorted(written | received)
+        self.store.delete(org, "feedback", feedback)
+        self.store.delete(org, "solution", solutions)
+        self.store.delete(org, "learner", [learner_id])
+        return DeletionReport(org, len(learner), len(solutions), len(feedback))
+
+    def delete_org(self, org: str) -> None:
+        if not self.store.delete_org(validate_org(org)):
+            raise NotFoundError(f"organization {org!r} not found")
+
+    def solution(self, org: str, solution_id: str) -> Solution:
+        got = self.store.get(org, "solution", [solution_id]).get(solution_id)
+        if not isinstance(got, Solution):
+            raise NotFoundError(f"solution {solution_id!r} not found in organization {org!r}")
+        return got

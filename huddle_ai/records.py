@@ -1,0 +1,170 @@
+"""The records of an organization: huddles, learners, solutions and feedback.
+
+Records do not carry their organization: the organization is named when they
+are ingested and the store keeps each organization's records apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+
+from huddle_ai.errors import InvalidOrganizationError
+
+__all__ = [
+    "AuthorRole",
+    "Criterion",
+    "Feedback",
+    "Huddle",
+    "Learner",
+    "Level",
+    "Record",
+    "RecordAdapter",
+    "Solution",
+    "content_hash",
+    "validate_org",
+]
+
+_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$"
+RecordId = Annotated[str, Field(pattern=_ID, description="Stable id, unique per kind.")]
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+_ORG = re.compile(r"^[a-z0-9][a-z0-9_-]{1,38}[a-z0-9]$")
+
+
+def validate_org(org: str) -> str:
+    """Return ``org`` if it is a valid organization id, else raise."""
+    if not isinstance(org, str) or not _ORG.match(org) or "__" in org:
+        raise InvalidOrganizationError(
+            f"invalid organization id {org!r}: use 3-40 lowercase letters, digits, '-' or '_' "
+            "(no '__'), starting and ending with a letter or digit"
+        )
+    return org
+
+
+class Level(StrEnum):
+    """How well a solution meets a rubric criterion."""
+
+    MET = "met"
+    PARTIAL = "partial"
+    NOT_MET = "not_met"
+
+    @property
+    def score(self) -> float:
+        return {"met": 1.0, "partial": 0.5, "not_met": 0.0}[self.value]
+
+
+class AuthorRole(StrEnum):
+    PEER = "peer"
+    FACILITATOR = "facilitator"
+    SELF = "self"
+    AI = "ai"
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    def embed_text(self) -> str:
+        """The text embedded for this record."""
+        raise NotImplementedError
+
+    def content_hash(self) -> str:
+        return content_hash(self)
+
+
+class Criterion(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    id: RecordId
+    name: NonEmpty
+    description: NonEmpty
+    exemplar: str | None = None
+
+
+class Huddle(_Record):
+    kind: Literal["huddle"] = "huddle"
+    id: RecordId
+    title: NonEmpty
+    prompt: NonEmpty
+    goal: NonEmpty = Field(description="What learners should be able to do.")
+    rubric: list[Criterion] = Field(default_factory=list)
+
+    @field_validator("rubric")
+    @classmethod
+    def _unique_criteria(cls, v: list[Criterion]) -> list[Criterion]:
+        ids = [c.id for c in v]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate rubric criterion id(s): {', '.join(dupes)}")
+        return v
+
+    def embed_text(self) -> str:
+        return f"{self.title}\n{self.prompt}\n{self.goal}"
+
+    def criterion(self, criterion_id: str) -> Criterion | None:
+        return next((c for c in self.rubric if c.id == criterion_id), None)
+
+
+class Learner(_Record):
+    kind: Literal["learner"] = "learner"
+    id: RecordId
+    display_name: NonEmpty
+    team: str = ""
+    role: str = "learner"
+    skills: list[str] = Field(default_factory=list)
+
+    def embed_text(self) -> str:
+        skills = ", ".join(self.skills)
+        return f"{self.display_name} ({self.role}, {self.team}). Skills: {skills}"
+
+
+class Solution(_Record):
+    kind: Literal["solution"] = "solution"
+    id: RecordId
+    huddle_id: RecordId
+    learner_id: RecordId
+    text: NonEmpty
+    created_at: datetime
+
+    def embed_text(self) -> str:
+        return self.text
+
+
+class Feedback(_Record):
+    kind: Literal["feedback"] = "feedback"
+    id: RecordId
+    solution_id: RecordId
+    author_id: RecordId
+    author_role: AuthorRole
+    text: NonEmpty
+    helpfulness: float | None = Field(default=None, ge=0.0, le=1.0)
+    rubric: dict[str, Level] | None = None
+    assessment: Level | None = None
+    created_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _rubric_keys(self) -> Feedback:
+        if self.rubric is not None:
+            bad = [k for k in self.rubric if not re.match(_ID, k)]
+            if bad:
+                raise ValueError(f"invalid rubric criterion id(s): {bad}")
+        return self
+
+    def embed_text(self) -> str:
+        return self.text
+
+
+Record = Annotated[Huddle | Learner | Solution | Feedback, Field(discriminator="kind")]
+RecordAdapter: TypeAdapter[Huddle | Learner | Solution | Feedback] = TypeAdapter(Record)
+
+
+def content_hash(record: BaseModel) -> str:
+    """A stable hash of a record's full content (key order independent)."""
+    payload = json.dumps(record.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]

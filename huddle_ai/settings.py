@@ -1,0 +1,47 @@
+"""Settings, read from ``HUDDLE_AI_*`` environment variables.
+
+Only the edges (the CLI, the worker, the HTTP API) build a :class:`Settings`
+from the environment. Library code takes the values it needs as arguments.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Every setting of huddle_ai. See the README's Configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="HUDDLE_AI_", extra="ignore")
+
+    data_dir: Path = Field(Path(".huddle_ai"), description="Embedded store directory.")
+    chroma_url: str | None = Field(None, description="Chroma server URL; embedded when unset.")
+    embedding_model: str | None = Field(
+        None, description="sentence-transformers model name or path; the packaged MiniLM when unset."
+    )
+    embedding_backend: Literal["torch", "openvino", "fake"] = "torch"
+    embedding_batch_size: int = Field(16, ge=1, le=1024)
+
+    llm_base_url: str | None = Field(None, description="OpenAI-compatible base URL.")
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key: SecretStr | None = None
+    llm_timeout_s: float = Field(30.0, gt=0)
+    llm_max_retries: int = Field(3, ge=0, le=10)
+    llm_max_repairs: int = Field(2, ge=0, le=5)
+    redact_pii: bool | None = Field(
+        None, description="Redact PII before text leaves for an LLM; on for non-local endpoints."
+    )
+    context_token_budget: int = Field(1800, ge=200)
+    prompt_dir: Path | None = None
+
+    redis_url: str | None = None
+    api_keys_file: Path | None = None
+    api_keys: str | None = Field(None, description="'org:key,org:key' pairs (prefer a file).")
+    max_body_bytes: int = Field(1_000_000, ge=1024)
+    webhook_secret: SecretStr | None = None

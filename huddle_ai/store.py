@@ -1,0 +1,305 @@
+"""The vector store: the only module that talks to Chroma.
+
+Each organization has its own four collections (``hai-{org}-huddles``,
+``-learners``, ``-solutions``, ``-feedback``), so a query for one organization
+can only ever reach that organization's collections: isolation by
+construction, not by a metadata filter. Each item keeps its full record as JSON
+(for lossless export), its content hash (for idempotent ingest) and a few
+scalar fields for metadata look-ups.
+
+Every collection records the embedder id it was built with; opening it with
+another embedder raises :class:`BackendMismatchError`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, cast
+
+import numpy as np
+from numpy.typing import NDArray
+
+from huddle_ai.errors import BackendMismatchError, ConfigurationError, StoreError
+from huddle_ai.records import Feedback, Huddle, Learner, RecordAdapter, Solution, validate_org
+
+__all__ = ["KINDS", "Hit", "Kind", "Store"]
+
+Kind = Literal["huddle", "learner", "solution", "feedback"]
+KINDS: tuple[Kind, ...] = ("huddle", "learner", "solution", "feedback")
+AnyRecord = Huddle | Learner | Solution | Feedback
+_PREFIX = "hai-"
+_PAGE = 2000
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One nearest-neighbour result: cosine similarity in [-1, 1]."""
+
+    record: AnyRecord
+    score: float
+
+
+def _collection_name(org: str, kind: Kind) -> str:
+    return f"{_PREFIX}{validate_org(org)}-{kind}"
+
+
+def _scalars(record: AnyRecord) -> dict[str, str | float | int | bool]:
+    meta: dict[str, str | float | int | bool] = {}
+    if isinstance(record, Solution):
+        meta = {"huddle_id": record.huddle_id, "learner_id": record.learner_id}
+    elif isinstance(record, Feedback):
+        meta = {
+            "solution_id": record.solution_id,
+            "author_id": record.author_id,
+            "author_role": record.author_role.value,
+        }
+        if record.helpfulness is not None:
+            meta["helpfulness"] = record.helpfulness
+    return meta
+
+
+class Store:
+    """Per-organization Chroma collections, embedded or on a server."""
+
+    def __init__(self, client: Any, embedder_id: str) -> None:
+        self._client = client
+        self.embedder_id = embedder_id
+        self._collections: dict[str, Any] = {}
+        self._max_batch = int(client.get_max_batch_size())
+
+    @classmethod
+    def embedded(cls, path: Path, embedder_id: str) -> Store:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        path.mkdir(parents=True, exist_ok=True)
+        client = chromadb.PersistentClient(
+            path=str(path / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
+        )
+        return cls(client, embedder_id)
+
+    @classmethod
+    def server(cls, url: str, embedder_id: str) -> Store:
+        from urllib.parse import urlparse
+
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ConfigurationError(f"HUDDLE_AI_CHROMA_URL {url!r} is not an http(s) URL")
+        try:
+            client = chromadb.HttpClient(
+                host=parsed.hostname,
+                port=parsed.port or (443 if parsed.scheme == "https" else 80),
+                ssl=parsed.scheme == "https",
+                settings=ChromaSettings(anonymized_telemetry=False),
+            )
+        except Exception as exc:
+            raise StoreError(f"cannot reach Chroma server at {url}: {exc}") from exc
+        return cls(client, embedder_id)
+
+    # -- collections -------------------------------------------------------
+
+    def _collection(self, org: str, kind: Kind, *, create: bool = True) -> Any | None:
+        name = _collection_name(org, kind)
+        col = self._collections.get(name)
+        if col is not None:
+            return col
+        if create:
+            col = self._client.get_or_create_collection(
+                name,
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata={"embedder": self.embedder_id, "org": org, "kind": kind},
+                embedding_function=None,
+            )
+        else:
+            try:
+                col = self._client.get_collection(name, embedding_function=None)
+            except Exception:
+                return None
+        built_with = (col.metadata or {}).get("embedder")
+        if built_with != self.embedder_id:
+            raise BackendMismatchError(
+                f"organization {org!r} was indexed with embedder {built_with!r}, not "
+                f"{self.embedder_id!r}; run `huddle-ai reindex --org {org}` to switch backends"
+            )
+        self._collections[name] = col
+        return col
+
+    def orgs(self) -> list[str]:
+        """Every organization that has at least one collection."""
+        names = [getattr(c, "name", c) for c in self._client.list_collections()]
+        found = {n[len(_PREFIX) :].rsplit("-", 1)[0] for n in names if n.startswith(_PREFIX)}
+        return sorted(found)
+
+    def embedder_of(self, org: str) -> str | None:
+        """The embedder id an organization was indexed with, if it exists."""
+        for kind in KINDS:
+            try:
+                col = self._client.get_collection(_collection_name(org, kind), embedding_function=None)
+            except Exception:
+                continue
+            return cast(str | None, (col.metadata or {}).get("embedder"))
+        return None
+
+    # -- reads --------------------------------------------------------------
+
+    def count(self, org: str, kind: Kind) -> int:
+        col = self._collection(org, kind, create=False)
+        return 0 if col is None else int(col.count())
+
+    def hashes(self, org: str, kind: Kind, ids: Sequence[str]) -> dict[str, str]:
+        """Content hashes of the given ids that are stored."""
+        col = self._collection(org, kind, create=False)
+        out: dict[str, str] = {}
+        if col is None or not ids:
+            return out
+        for start in range(0, len(ids), _PAGE):
+            got = col.get(ids=list(ids[start : start + _PAGE]), include=["metadatas"])
+            for i, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
+                out[i] = str(meta.get("hash", ""))
+        return out
+
+    def get(self, org: str, kind: Kind, ids: Sequence[str]) -> dict[str, AnyRecord]:
+        col = self._collection(org, kind, create=False)
+        if col is None or not ids:
+            return {}
+        out: dict[str, AnyRecord] = {}
+        for start in range(0, len(ids), _PAGE):
+            got = col.get(ids=list(ids[start : start + _PAGE]), include=["metadatas"])
+            for i, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
+                out[i] = RecordAdapter.validate_json(str(meta["record"]))
+        return out
+
+    def find(self, org: str, kind: Kind, where: Mapping[str, Any]) -> list[AnyRecord]:
+        """Records whose scalar metadata match ``where`` (Chroma where syntax)."""
+        col = self._collection(org, kind, create=False)
+        if col is None:
+            return []
+        got = col.get(where=dict(where), include=["metadatas"])
+        return [RecordAdapter.validate_json(str(m["record"])) for m in got["metadatas"] or []]
+
+    def all(self, org: str, kind: Kind) -> Iterator[AnyRecord]:
+        """Every record of a kind, paged."""
+        col = self._collection(org, kind, create=False)
+        if col is None:
+            return
+        offset = 0
+        while True:
+            got = col.get(include=["metadatas"], limit=_PAGE, offset=offset)
+            metas = got["metadatas"] or []
+            for meta in metas:
+                yield RecordAdapter.validate_json(str(meta["record"]))
+            if len(metas) < _PAGE:
+                return
+            offset += _PAGE
+
+    def embeddings(self, org: str, kind: Kind, ids: Sequence[str]) -> dict[str, NDArray[np.float32]]:
+        col = self._collection(org, kind, create=False)
+        if col is None or not ids:
+            return {}
+        out: dict[str, NDArray[np.float32]] = {}
+        for start in range(0, len(ids), _PAGE):
+            got = col.get(ids=list(ids[start : start + _PAGE]), include=["embeddings"])
+            for i, emb in zip(got["ids"], got["embeddings"], strict=True):
+                out[i] = np.asarray(emb, dtype=np.float32)
+        return out
+
+    def texts(self, org: str, kind: Kind) -> Iterator[tuple[str, str]]:
+        """(id, embedded text) pairs of a kind, for reindexing."""
+        col = self._collection(org, kind, create=False)
+        if col is None:
+            return
+        offset = 0
+        while True:
+            got = col.get(include=["documents"], limit=_PAGE, offset=offset)
+            for i, doc in zip(got["ids"], got["documents"] or [], strict=True):
+                yield i, doc
+            if len(got["ids"]) < _PAGE:
+                return
+            offset += _PAGE
+
+    def query(
+        self,
+        org: str,
+        kind: Kind,
+        vectors: NDArray[np.float32],
+        n: int,
+        where: Mapping[str, Any] | None = None,
+    ) -> list[list[Hit]]:
+        """Nearest neighbours of each query vector within one organization."""
+        col = self._collection(org, kind, create=False)
+        if col is None or n <= 0:
+            return [[] for _ in range(len(vectors))]
+        size = int(col.count())
+        if size == 0:
+            return [[] for _ in range(len(vectors))]
+        res = col.query(
+            query_embeddings=np.asarray(vectors, dtype=np.float32),
+            n_results=min(n, size),
+            where=dict(where) if where else None,
+            include=["metadatas", "distances"],
+        )
+        out: list[list[Hit]] = []
+        for metas, dists in zip(res["metadatas"] or [], res["distances"] or [], strict=True):
+            out.append(
+                [
+                    Hit(RecordAdapter.validate_json(str(m["record"])), 1.0 - float(d))
+                    for m, d in zip(metas, dists, strict=True)
+                ]
+            )
+        return out
+
+    # -- writes -------------------------------------------------------------
+
+    def upsert(
+        self,
+        org: str,
+        kind: Kind,
+        records: Sequence[AnyRecord],
+        vectors: NDArray[np.float32],
+        hashes: Sequence[str],
+    ) -> None:
+        if not records:
+            return
+        col = self._collection(org, kind)
+        for start in range(0, len(records), self._max_batch):
+            chunk = records[start : start + self._max_batch]
+            metas = []
+            for rec, h in zip(chunk, hashes[start : start + self._max_batch], strict=True):
+                meta: dict[str, str | float | int | bool] = {
+                    "record": json.dumps(rec.model_dump(mode="json"), ensure_ascii=False),
+                    "hash": h,
+                }
+                meta.update(_scalars(rec))
+                metas.append(meta)
+            col.upsert(
+                ids=[r.id for r in chunk],
+                embeddings=np.asarray(vectors[start : start + self._max_batch], dtype=np.float32),
+                documents=[r.embed_text() for r in chunk],
+                metadatas=metas,
+            )
+
+    def delete(self, org: str, kind: Kind, ids: Sequence[str]) -> None:
+        col = self._collection(org, kind, create=False)
+        if col is None or not ids:
+            return
+        for start in range(0, len(ids), self._max_batch):
+            col.delete(ids=list(ids[start : start + self._max_batch]))
+
+    def delete_org(self, org: str) -> bool:
+        """Drop every collection of an organization; False if it had none."""
+        found = False
+        for kind in KINDS:
+            name = _collection_name(org, kind)
+            self._collections.pop(name, None)
+            try:
+                self._client.delete_collection(name)
+                found = True
+            except Exception:
+                continue
+        return found
