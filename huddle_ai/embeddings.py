@@ -44,7 +44,8 @@ def normalize(x: NDArray[Any]) -> Vectors:
     x = np.asarray(x, dtype=np.float32)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return (x / norms).astype(np.float32)
+    out: Vectors = (x / norms).astype(np.float32)
+    return out
 
 
 class Embedder(ABC):

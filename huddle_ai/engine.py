@@ -45,10 +45,10 @@ def build_embedder(settings: Settings) -> Embedder:
         return FakeEmbedder()
     if settings.embedding_backend == "openvino":
         try:
-            from huddle_ai.openvino_backend import OpenVINOEmbedder  # type: ignore[import-not-found,unused-ignore]
+            from huddle_ai.openvino_backend import OpenVINOEmbedder
         except ImportError as exc:
-            raise ConfigurationError("the openvino backend is not available here") from exc
-        return OpenVINOEmbedder(settings.embedding_model, batch_size=settings.embedding_batch_size)  # type: ignore[no-any-return,unused-ignore]
+            raise ConfigurationError(f"the openvino backend is not available here: {exc}") from exc
+        return OpenVINOEmbedder(settings.embedding_model, batch_size=settings.embedding_batch_size)
     return SentenceTransformerEmbedder(
         settings.embedding_model, batch_size=settings.embedding_batch_size
     )

@@ -57,7 +57,9 @@ def _validate(source: str, line: int, data: Any, parsed: Parsed) -> None:
     kind = data.get("kind")
     if kind not in _ALL_KINDS:
         parsed.errors.append(
-            LineError(line, f"field 'kind' must be one of {', '.join(_ALL_KINDS)}, got {kind!r}", rid)
+            LineError(
+                line, f"field 'kind' must be one of {', '.join(_ALL_KINDS)}, got {kind!r}", rid
+            )
         )
         return
     try:
@@ -75,7 +77,9 @@ def parse_jsonl(lines: Iterable[str], source: str = "<jsonl>") -> Parsed:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            parsed.errors.append(LineError(number, f"not valid JSON: {exc.msg} at column {exc.colno}"))
+            parsed.errors.append(
+                LineError(number, f"not valid JSON: {exc.msg} at column {exc.colno}")
+            )
             continue
         _validate(source, number, data, parsed)
     return parsed
@@ -113,9 +117,7 @@ def parse_csv(stream: IO[str], kind: str | None, source: str = "<csv>") -> Parse
     reader = csv.DictReader(stream)
     header = reader.fieldnames or []
     if "kind" not in header and kind not in _CSV_KINDS:
-        raise InvalidInputError(
-            f"{source}: CSV needs a 'kind' column or --kind solution|feedback"
-        )
+        raise InvalidInputError(f"{source}: CSV needs a 'kind' column or --kind solution|feedback")
     for row in reader:
         line = reader.line_num
         try:

@@ -62,7 +62,9 @@ def _check_duplicates(parsed: Parsed) -> tuple[list[tuple[int, AnyRecord]], list
         key = (rec.kind, rec.id)
         if key in seen and seen[key][1] != rec:
             errors.append(
-                LineError(line, f"duplicate {rec.kind} id, first defined on line {seen[key][0]}", rec.id)
+                LineError(
+                    line, f"duplicate {rec.kind} id, first defined on line {seen[key][0]}", rec.id
+                )
             )
             continue
         seen.setdefault(key, (line, rec))
@@ -97,9 +99,13 @@ def _resolve(
             good_solutions.add(rec.id)
         kept.append((line, rec))
     # a feedback may only refer to a solution that is stored or valid in this batch
-    stored = set(store.hashes(org, "solution", sorted(
-        {r.solution_id for _, r in kept if isinstance(r, Feedback)} - good_solutions
-    )))
+    stored = set(
+        store.hashes(
+            org,
+            "solution",
+            sorted({r.solution_id for _, r in kept if isinstance(r, Feedback)} - good_solutions),
+        )
+    )
     solutions = good_solutions | stored
     final: list[tuple[int, AnyRecord]] = []
     for line, rec in kept:
@@ -179,4 +185,3 @@ def ingest(
 def parsed_from(records: Sequence[AnyRecord], source: str = "records") -> Parsed:
     """Wrap in-memory records as a :class:`Parsed` (line numbers are list positions)."""
     return Parsed(source, [(i, r) for i, r in enumerate(records, start=1)])
-

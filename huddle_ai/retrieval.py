@@ -91,12 +91,13 @@ def similar(
     fb = feedback_for(store, org, [h.record.id for h in hits])
     neighbors = [
         Neighbor(
-            solution=h.record,  # type: ignore[arg-type]
+            solution=h.record,
             score=round(h.score, 6),
-            same_huddle=huddle_id is not None and h.record.huddle_id == huddle_id,  # type: ignore[union-attr]
+            same_huddle=huddle_id is not None and h.record.huddle_id == huddle_id,
             feedback=fb.get(h.record.id, []),
         )
         for h in hits
+        if isinstance(h.record, Solution)
     ]
     return SimilarResult(org=org, huddle=huddle, solution_id=solution_id, neighbors=neighbors)
 

@@ -23,7 +23,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path(".huddle_ai"), description="Embedded store directory.")
     chroma_url: str | None = Field(None, description="Chroma server URL; embedded when unset.")
     embedding_model: str | None = Field(
-        None, description="sentence-transformers model name or path; the packaged MiniLM when unset."
+        None,
+        description="sentence-transformers model name or path; the packaged MiniLM when unset.",
     )
     embedding_backend: Literal["torch", "openvino", "fake"] = "torch"
     embedding_batch_size: int = Field(16, ge=1, le=1024)

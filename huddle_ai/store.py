@@ -140,7 +140,9 @@ class Store:
         """The embedder id an organization was indexed with, if it exists."""
         for kind in KINDS:
             try:
-                col = self._client.get_collection(_collection_name(org, kind), embedding_function=None)
+                col = self._client.get_collection(
+                    _collection_name(org, kind), embedding_function=None
+                )
             except Exception:
                 continue
             return cast(str | None, (col.metadata or {}).get("embedder"))
@@ -198,7 +200,9 @@ class Store:
                 return
             offset += _PAGE
 
-    def embeddings(self, org: str, kind: Kind, ids: Sequence[str]) -> dict[str, NDArray[np.float32]]:
+    def embeddings(
+        self, org: str, kind: Kind, ids: Sequence[str]
+    ) -> dict[str, NDArray[np.float32]]:
         col = self._collection(org, kind, create=False)
         if col is None or not ids:
             return {}
@@ -217,8 +221,7 @@ class Store:
         offset = 0
         while True:
             got = col.get(include=["documents"], limit=_PAGE, offset=offset)
-            for i, doc in zip(got["ids"], got["documents"] or [], strict=True):
-                yield i, doc
+            yield from zip(got["ids"], got["documents"] or [], strict=True)
             if len(got["ids"]) < _PAGE:
                 return
             offset += _PAGE
@@ -267,6 +270,7 @@ class Store:
         if not records:
             return
         col = self._collection(org, kind)
+        assert col is not None
         for start in range(0, len(records), self._max_batch):
             chunk = records[start : start + self._max_batch]
             metas = []

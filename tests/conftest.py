@@ -19,8 +19,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-from huddle_ai import FakeEmbedder, HuddleAI, SentenceTransformerEmbedder, Store  # noqa: E402
-from huddle_ai.demo import DEMO_ORG, demo_path  # noqa: E402
+from huddle_ai import FakeEmbedder, HuddleAI, SentenceTransformerEmbedder, Store
+from huddle_ai.demo import DEMO_ORG, demo_path
 
 
 def free_port() -> int:

@@ -86,11 +86,15 @@ def show_similar(result: SimilarResult) -> None:
             typer.echo(f"  rubric {c.id}: {c.name}")
     for n in result.neighbors:
         tag = "same huddle" if n.same_huddle else f"huddle {n.solution.huddle_id}"
-        typer.echo(f"- {n.solution.id} ({tag}, similarity {n.score:.3f}) by {n.solution.learner_id}")
+        typer.echo(
+            f"- {n.solution.id} ({tag}, similarity {n.score:.3f}) by {n.solution.learner_id}"
+        )
         typer.echo(f"    {n.solution.text[:140]}{'...' if len(n.solution.text) > 140 else ''}")
         for fb in n.feedback[:2]:
             h = "-" if fb.helpfulness is None else f"{fb.helpfulness:.2f}"
-            typer.echo(f"    feedback {fb.id} [{fb.author_role.value}, helpful {h}]: {fb.text[:110]}")
+            typer.echo(
+                f"    feedback {fb.id} [{fb.author_role.value}, helpful {h}]: {fb.text[:110]}"
+            )
 
 
 @app.command()
@@ -116,7 +120,9 @@ def similar(
 @app.command()
 def export(
     org: OrgOpt,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="File; stdout when absent.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="File; stdout when absent.")
+    ] = None,
     data_dir: DataDirOpt = None,
 ) -> None:
     """Write an organization as JSONL in the import format (lossless)."""
