@@ -14,6 +14,8 @@ and carries a message fit to print to a user on one line.
   - :class:`MissingVariablesError`, :class:`UnknownVariablesError`.
 - :class:`GenerationError` -- an LLM call failed for good (transient or not).
   - :class:`TransientError` -- worth retrying (429, 5xx, timeouts, connection errors).
+  - :class:`InvalidOutputError` -- the reply stayed invalid after repairs, or was
+    rejected (it echoed the system prompt); carries the attempts.
 - :class:`InfeasibleError` -- matching constraints cannot be met; names the binding one.
 - :class:`StoreError` -- the vector store failed.
 """
@@ -32,6 +34,7 @@ __all__ = [
     "InfeasibleError",
     "InvalidInputError",
     "InvalidOrganizationError",
+    "InvalidOutputError",
     "LineError",
     "MissingVariablesError",
     "NotFoundError",
@@ -114,6 +117,18 @@ class GenerationError(HuddleAIError):
 
 class TransientError(GenerationError):
     """A failure worth retrying: rate limits, 5xx, timeouts, lost connections."""
+
+
+class InvalidOutputError(GenerationError):
+    """An LLM reply stayed invalid after the repair attempts, or was rejected.
+
+    ``attempts`` holds each rejected reply's reason; ``last_output`` the last reply.
+    """
+
+    def __init__(self, message: str, attempts: Sequence[str] = (), last_output: str = "") -> None:
+        super().__init__(message)
+        self.attempts = list(attempts)
+        self.last_output = last_output
 
 
 class InfeasibleError(HuddleAIError):
