@@ -46,3 +46,16 @@ class Settings(BaseSettings):
     api_keys: str | None = Field(None, description="'org:key,org:key' pairs (prefer a file).")
     max_body_bytes: int = Field(1_000_000, ge=1024)
     webhook_secret: SecretStr | None = None
+    webhook_retries: int = Field(6, ge=0, le=20, description="Delivery attempts after the first.")
+    webhook_backoff_s: int = Field(2, ge=1, description="First retry delay; doubles each time.")
+    webhook_timeout_s: float = Field(10.0, gt=0)
+    job_retries: int = Field(3, ge=0, le=10, description="Retries of a job on transient errors.")
+    job_backoff_s: int = Field(2, ge=1, description="First job retry delay; doubles each time.")
+    job_result_ttl_s: int = Field(86_400, ge=60, description="Results and idempotency keys live this long.")
+    job_heartbeat_s: int = Field(10, ge=1, description="A busy worker proves it is alive this often.")
+    job_recovery_s: int = Field(
+        30, ge=1, description="A job whose worker missed its heartbeat this long is recovered."
+    )
+    worker_class: Literal["simple", "fork"] = Field(
+        "simple", description="'simple' runs jobs in the worker process (measured faster)."
+    )
