@@ -51,8 +51,10 @@ class Settings(BaseSettings):
     webhook_timeout_s: float = Field(10.0, gt=0)
     job_retries: int = Field(3, ge=0, le=10, description="Retries of a job on transient errors.")
     job_backoff_s: int = Field(2, ge=1, description="First job retry delay; doubles each time.")
-    job_result_ttl_s: int = Field(86_400, ge=60, description="Results and idempotency keys live this long.")
-    job_heartbeat_s: int = Field(10, ge=1, description="A busy worker proves it is alive this often.")
+    job_result_ttl_s: int = Field(
+        86_400, ge=60, description="Results and idempotency keys live this long."
+    )
+    job_heartbeat_s: int = Field(10, ge=1, description="A busy worker reports this often.")
     job_recovery_s: int = Field(
         30, ge=1, description="A job whose worker missed its heartbeat this long is recovered."
     )
