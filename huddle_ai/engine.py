@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from huddle_ai.embeddings import Embedder, FakeEmbedder, Progress, SentenceTransformerEmbedder
 from huddle_ai.errors import ConfigurationError, NotFoundError
@@ -19,8 +19,12 @@ from huddle_ai.records import Feedback, Solution, validate_org
 from huddle_ai.retrieval import SimilarResult, similar
 from huddle_ai.settings import Settings
 from huddle_ai.store import KINDS, Store
+from huddle_ai.suggestion import FeedbackSuggestion
 
-__all__ = ["DeletionReport", "HuddleAI", "build_embedder", "build_store"]
+if TYPE_CHECKING:
+    from huddle_ai.generators import Generator
+
+__all__ = ["DeletionReport", "HuddleAI", "build_embedder", "build_generators", "build_store"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,31 @@ def build_store(settings: Settings, embedder: Embedder) -> Store:
     return Store.embedded(settings.data_dir, embedder.id)
 
 
+def build_generators(settings: Settings, embedder: Embedder) -> tuple[Generator, Generator | None]:
+    """The generator the settings name and its fallback: the LLM (falling back to
+    the offline grounded generator) when ``llm_base_url`` is set, else grounded."""
+    from huddle_ai.generators.grounded import GroundedGenerator
+    from huddle_ai.generators.llm import LLMGenerator
+    from huddle_ai.privacy import should_redact
+
+    grounded = GroundedGenerator(embedder)
+    if not settings.llm_base_url:
+        return grounded, None
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    llm = LLMGenerator(
+        settings.llm_base_url,
+        settings.llm_model,
+        key,
+        prompt_version=settings.llm_prompt_version,
+        prompt_directory=settings.prompt_dir,
+        timeout_s=settings.llm_timeout_s,
+        max_retries=settings.llm_max_retries,
+        max_repairs=settings.llm_max_repairs,
+        redact=should_redact(settings.llm_base_url, settings.redact_pii),
+    )
+    return llm, grounded
+
+
 class HuddleAI:
     """Ingest, retrieve, delete and export an organization's learning records.
 
@@ -78,6 +107,7 @@ class HuddleAI:
         self.settings = settings if settings is not None else Settings.model_construct()
         self.embedder = embedder if embedder is not None else build_embedder(self.settings)
         self.store = store if store is not None else build_store(self.settings, self.embedder)
+        self._generators: tuple[Generator, Generator | None] | None = None
 
     # -- ingest ------------------------------------------------------------
 
@@ -166,3 +196,48 @@ class HuddleAI:
         if not isinstance(got, Solution):
             raise NotFoundError(f"solution {solution_id!r} not found in organization {org!r}")
         return got
+
+    # -- suggest -----------------------------------------------------------
+
+    @property
+    def generators(self) -> tuple[Generator, Generator | None]:
+        """The configured generator and its fallback, built once on first use."""
+        if self._generators is None:
+            self._generators = build_generators(self.settings, self.embedder)
+        return self._generators
+
+    def suggest(
+        self,
+        org: str,
+        solution_id: str | None = None,
+        *,
+        huddle_id: str | None = None,
+        text: str | None = None,
+        generator: Generator | None = None,
+        k: int = 5,
+    ) -> FeedbackSuggestion:
+        """A feedback draft for stored ``solution_id``, or for new ``text`` of ``huddle_id``.
+
+        ``generator`` overrides the configured one; a failing LLM falls back to
+        the offline generator with ``degraded=True``.
+        """
+        from huddle_ai.feedback import suggest
+
+        configured, fallback = self.generators
+        chosen = generator if generator is not None else configured
+        if fallback is None and chosen is not configured:
+            fallback = configured
+        if chosen is fallback:
+            fallback = None
+        return suggest(
+            self.store,
+            self.embedder,
+            org,
+            solution_id=solution_id,
+            text=text,
+            huddle_id=huddle_id,
+            generator=chosen,
+            fallback=fallback,
+            token_budget=self.settings.context_token_budget,
+            k=k,
+        )

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(30.0, gt=0)
     llm_max_retries: int = Field(3, ge=0, le=10)
     llm_max_repairs: int = Field(2, ge=0, le=5)
+    llm_prompt_version: str = Field("v1", description="Version of prompts/feedback to use.")
     redact_pii: bool | None = Field(
         None, description="Redact PII before text leaves for an LLM; on for non-local endpoints."
     )

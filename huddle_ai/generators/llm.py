@@ -1,0 +1,319 @@
+"""The LLM generator: any OpenAI-compatible Chat Completions endpoint.
+
+This is the only module that talks to an LLM. It renders a prompt file with
+the context (untrusted text escaped and delimited, PII redacted when asked),
+requests structured output against the JSON schema of
+:class:`~huddle_ai.suggestion.SuggestionBody`, and validates the reply. An
+invalid reply is repaired: the validation error goes back to the model, up to
+``max_repairs`` times (instructor-style; :class:`InvalidOutputError` carries
+the attempts). Rate limits, 5xx, timeouts and lost connections are retried with
+exponential backoff, ``max_retries`` times per request. A reply that repeats
+the system prompt is rejected outright: the injection worked, a retry would
+not make it trustworthy.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import time
+from collections.abc import Collection, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import openai
+from pydantic import ValidationError
+
+from huddle_ai.context import ContextItem, FeedbackContext
+from huddle_ai.errors import GenerationError, InvalidOutputError, TransientError
+from huddle_ai.generators import Generator
+from huddle_ai.privacy import Redactor, escape, leaks_prompt
+from huddle_ai.prompts import Prompt, RenderedPrompt, load_prompt
+from huddle_ai.suggestion import FeedbackSuggestion, SuggestionBody
+from huddle_ai.tokens import count_tokens
+
+__all__ = ["LLMGenerator", "feedback_variables", "render_feedback_prompt", "strict_schema"]
+
+ResponseFormat = Literal["json_schema", "json_object", "none"]
+_MODEL_PARAMS = {
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "max_completion_tokens",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "stop",
+}
+_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
+_PROTECTED = ("goal", "criterion")
+
+
+def strict_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """A pydantic JSON schema made acceptable to OpenAI's strict structured output:
+    every property required, no defaults or titles."""
+
+    def fix(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {k: fix(v) for k, v in node.items() if k not in ("default", "title")}
+            if out.get("type") == "object" and "properties" in out:
+                out["required"] = list(out["properties"])
+                out["additionalProperties"] = False
+            return out
+        if isinstance(node, list):
+            return [fix(v) for v in node]
+        return node
+
+    return dict(fix(dict(schema)))
+
+
+_SCHEMA = strict_schema(SuggestionBody.model_json_schema())
+
+
+def _meta_note(item: ContextItem) -> str:
+    notes: list[str] = []
+    meta = item.meta
+    if item.kind == "feedback":
+        if meta.get("solution_id"):
+            notes.append(f"on solution:{meta['solution_id']}")
+        if meta.get("author_role"):
+            notes.append(str(meta["author_role"]))
+        if isinstance(meta.get("helpfulness"), (int, float)):
+            notes.append(f"helpfulness {float(meta['helpfulness']):.2f}")  # type: ignore[arg-type]
+    if meta.get("assessment"):
+        notes.append(f"judged {meta['assessment']}")
+    if item.kind == "solution" and not meta.get("same_huddle", 1):
+        notes.append("other huddle")
+    return f" ({', '.join(notes)})" if notes else ""
+
+
+def feedback_variables(
+    context: FeedbackContext, redactor: Redactor | None = None
+) -> tuple[dict[str, str], int]:
+    """The feedback prompt's variables for ``context`` and the redaction count.
+
+    Every piece of learner-written text is escaped, so it cannot close the
+    ``<learner_solution>`` delimiter, and redacted when a redactor is given.
+    """
+    count = 0
+
+    def clean(text: str) -> str:
+        nonlocal count
+        if redactor is not None:
+            text, n = redactor.redact(text)
+            count += n
+        return escape(" ".join(text.split()))
+
+    huddle = context.huddle
+    ids = context.item_ids()
+    rubric_lines = []
+    for c in huddle.rubric:
+        cite = f" [cite criterion:{c.id}]" if f"criterion:{c.id}" in ids else ""
+        line = f"- {c.id}: {c.name}: {c.description}{cite}"
+        if c.exemplar:
+            line += f"\n  Exemplar: {c.exemplar}"
+        rubric_lines.append(line)
+    context_lines = [
+        f"[{i.id}]{_meta_note(i)} {clean(i.text)}"
+        for i in context.items
+        if i.kind not in _PROTECTED
+    ]
+    values = {
+        "huddle_title": huddle.title,
+        "huddle_prompt": huddle.prompt,
+        "huddle_goal": huddle.goal + (" [cite goal]" if "goal" in ids else ""),
+        "rubric": "\n".join(rubric_lines) or "(no rubric: judge against the goal)",
+        "context": "\n".join(context_lines) or "(no past solutions yet)",
+        "solution": clean(context.solution_text),
+    }
+    return values, count
+
+
+def render_feedback_prompt(
+    prompt: Prompt, context: FeedbackContext, redactor: Redactor | None = None
+) -> tuple[RenderedPrompt, int]:
+    """Render a feedback prompt for ``context``; returns it and the redaction count."""
+    values, count = feedback_variables(context, redactor)
+    return prompt.render(values), count
+
+
+def _parse(content: str, context: FeedbackContext) -> SuggestionBody:
+    """Validate one reply; raises ValueError with a message fit to feed back."""
+    m = _FENCE.match(content)
+    raw = m.group(1) if m else content.strip()
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"the reply is not valid JSON ({exc.msg} at char {exc.pos})") from exc
+    try:
+        body = SuggestionBody.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'reply'}: {e['msg']}" for e in exc.errors()[:8]
+        )
+        raise ValueError(f"the JSON does not match the schema: {problems}") from exc
+    expected = {c.id for c in context.huddle.rubric}
+    got = [r.criterion_id for r in body.rubric]
+    if expected and set(got) != expected:
+        missing = sorted(expected - set(got))
+        unknown = sorted(set(got) - expected)
+        raise ValueError(
+            "rubric must have one entry per criterion "
+            f"(missing: {missing or 'none'}; unknown: {unknown or 'none'})"
+        )
+    return body
+
+
+class LLMGenerator(Generator):
+    """Feedback from an OpenAI-compatible endpoint (OpenAI, Azure, vLLM, Ollama, llama.cpp)."""
+
+    name = "llm"
+
+    def __init__(
+        self,
+        base_url: str | None,
+        model: str,
+        api_key: str | None = None,
+        *,
+        prompt: Prompt | None = None,
+        prompt_version: str = "v1",
+        prompt_directory: Path | None = None,
+        timeout_s: float = 30.0,
+        max_retries: int = 3,
+        max_repairs: int = 2,
+        redact: bool = True,
+        response_format: ResponseFormat = "json_schema",
+        backoff_base_s: float = 0.5,
+        backoff_max_s: float = 8.0,
+    ) -> None:
+        self.prompt = prompt or load_prompt("feedback", prompt_version, prompt_directory)
+        self.model = model
+        self.base_url = base_url
+        self.timeout_s = timeout_s
+        self.max_retries = max_retries
+        self.max_repairs = max_repairs
+        self.redact = redact
+        self.response_format = response_format
+        self.backoff_base_s = backoff_base_s
+        self.backoff_max_s = backoff_max_s
+        # retries are ours (counted, with our backoff), so the SDK's are off
+        self._client = openai.OpenAI(
+            base_url=base_url,
+            api_key=api_key or "not-needed",
+            timeout=timeout_s,
+            max_retries=0,
+        )
+
+    def generate(
+        self, context: FeedbackContext, *, private_names: Collection[str] = ()
+    ) -> FeedbackSuggestion:
+        """A validated suggestion; ``private_names`` are learner names to redact."""
+        start = time.perf_counter()
+        redactor = Redactor(names=private_names, keep=context.learner_name) if self.redact else None
+        rendered, redactions = render_feedback_prompt(self.prompt, context, redactor)
+        messages: list[dict[str, str]] = rendered.messages()
+        usage = {"prompt": 0, "completion": 0, "retries": 0}
+        failures: list[str] = []
+        content = ""
+        for attempt in range(1, self.max_repairs + 2):
+            content = self._complete(messages, usage)
+            if leaks_prompt(content, rendered.system):
+                failures.append("the reply repeats the system prompt")
+                raise InvalidOutputError(
+                    "LLM output rejected: it repeats the system prompt (prompt injection)",
+                    failures,
+                    content,
+                )
+            try:
+                body = _parse(content, context)
+            except ValueError as exc:
+                failures.append(str(exc))
+                messages = [
+                    *messages,
+                    {"role": "assistant", "content": content},
+                    {
+                        "role": "user",
+                        "content": f"Your reply was invalid: {exc}. Reply again with only "
+                        "the corrected JSON object.",
+                    },
+                ]
+                continue
+            return FeedbackSuggestion(
+                **body.model_dump(),
+                generator=self.name,
+                model=self.model,
+                prompt_id=rendered.prompt_id,
+                prompt_version=rendered.version,
+                prompt_hash=rendered.hash,
+                latency_ms=round((time.perf_counter() - start) * 1000, 1),
+                prompt_tokens=usage["prompt"],
+                completion_tokens=usage["completion"],
+                context_tokens=context.tokens,
+                attempts=attempt,
+                retries=usage["retries"],
+                redactions=redactions,
+            )
+        raise InvalidOutputError(
+            f"LLM output invalid after {len(failures)} attempt(s): {failures[-1]}",
+            failures,
+            content,
+        )
+
+    # -- transport -----------------------------------------------------------
+
+    def _request_kwargs(self) -> dict[str, Any]:
+        kwargs = {k: v for k, v in self.prompt.model.items() if k in _MODEL_PARAMS}
+        if self.response_format == "json_schema":
+            kwargs["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "feedback_suggestion", "schema": _SCHEMA, "strict": True},
+            }
+        elif self.response_format == "json_object":
+            kwargs["response_format"] = {"type": "json_object"}
+        return kwargs
+
+    def _complete(self, messages: list[dict[str, str]], usage: dict[str, int]) -> str:
+        """One completion, retrying transient failures with exponential backoff."""
+        for retry in range(self.max_retries + 1):
+            try:
+                return self._call(messages, usage)
+            except TransientError as exc:
+                if retry == self.max_retries:
+                    raise TransientError(f"{exc} (after {retry} retries)") from exc
+                usage["retries"] += 1
+                delay = min(self.backoff_max_s, self.backoff_base_s * 2**retry)
+                time.sleep(delay + random.uniform(0, self.backoff_base_s))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _call(self, messages: list[dict[str, str]], usage: dict[str, int]) -> str:
+        try:
+            resp = self._client.chat.completions.create(
+                model=self.model,
+                messages=messages,  # type: ignore[arg-type]
+                **self._request_kwargs(),
+            )
+        except openai.APITimeoutError as exc:
+            raise TransientError(f"LLM request timed out after {self.timeout_s}s") from exc
+        except openai.APIConnectionError as exc:
+            raise TransientError(f"cannot reach the LLM at {self.base_url}: {exc}") from exc
+        except openai.RateLimitError as exc:
+            raise TransientError("LLM rate limited (429)") from exc
+        except openai.APIStatusError as exc:
+            if exc.status_code >= 500:
+                raise TransientError(f"LLM server error ({exc.status_code})") from exc
+            raise GenerationError(
+                f"LLM request refused ({exc.status_code}): {exc.message}"
+            ) from exc
+        except openai.OpenAIError as exc:
+            raise GenerationError(f"LLM call failed: {exc}") from exc
+        choice = resp.choices[0] if resp.choices else None
+        content = (choice.message.content if choice else None) or ""
+        if resp.usage is not None:
+            usage["prompt"] += int(resp.usage.prompt_tokens or 0)
+            usage["completion"] += int(resp.usage.completion_tokens or 0)
+        else:
+            # some local servers omit usage: estimate offline
+            usage["prompt"] += sum(count_tokens(m["content"]) for m in messages)
+            usage["completion"] += count_tokens(content)
+        return content
