@@ -38,7 +38,25 @@ def run_demo(hai: HuddleAI, as_json: bool) -> dict[str, object]:
         typer.echo(f"\nSolution {solution.id} by {solution.learner_id}:\n  {solution.text}\n")
         typer.echo("Most similar past solutions and their most helpful feedback:")
         show_similar(result)
+    _demo_suggestion(hai, solution, out, as_json)
     return out
+
+
+def _demo_suggestion(
+    hai: HuddleAI, solution: Solution, out: dict[str, object], quiet: bool
+) -> None:
+    """A feedback suggestion on the showcased solution (skipped until a generator exists)."""
+    from importlib.util import find_spec
+
+    from huddle_ai.cli.suggest import show_suggestion
+
+    if find_spec("huddle_ai.generators.grounded") is None and not hai.settings.llm_base_url:
+        return
+    suggestion = hai.suggest(DEMO_ORG, solution.id)
+    out["suggestion"] = suggestion.model_dump(mode="json")
+    if not quiet:
+        typer.echo(f"\nSuggested feedback for {solution.id}:\n")
+        show_suggestion(suggestion)
 
 
 @app.command()

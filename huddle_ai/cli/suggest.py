@@ -1,0 +1,76 @@
+"""``huddle-ai suggest``: a feedback draft for a stored or new solution."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from huddle_ai.cli import app
+from huddle_ai.cli.common import DataDirOpt, JsonOpt, OrgOpt, engine, print_json
+from huddle_ai.errors import InvalidInputError
+from huddle_ai.suggestion import FeedbackSuggestion
+
+__all__ = ["show_suggestion"]
+
+
+def show_suggestion(s: FeedbackSuggestion) -> None:
+    """Print a suggestion for people: the message, then how it was judged and made."""
+    if s.degraded:
+        typer.echo(f"(degraded: {s.degraded_reason})", err=True)
+    typer.echo(s.text)
+    typer.echo(f"\nNext step: {s.next_step}")
+    typer.echo(f"\nAssessment: {s.assessment.value}")
+    for r in s.rubric:
+        typer.echo(f"  {r.criterion_id}: {r.level.value} - {r.evidence}")
+    if s.citations:
+        typer.echo(f"Citations: {', '.join(s.citations)}")
+    made = f"{s.generator}" + (f" ({s.model})" if s.model else "")
+    prompt = f", prompt {s.prompt_id} {s.prompt_version} #{s.prompt_hash}" if s.prompt_id else ""
+    typer.echo(
+        f"Made by {made}{prompt} in {s.latency_ms:.0f} ms; "
+        f"tokens: prompt {s.prompt_tokens}, completion {s.completion_tokens}, "
+        f"context {s.context_tokens}"
+    )
+
+
+def _read_text(text: str | None, file: Path | None) -> str | None:
+    if text is not None and file is not None:
+        raise InvalidInputError("give --text or --file, not both")
+    if file is None:
+        return text
+    if str(file) == "-":
+        return sys.stdin.read()
+    try:
+        return file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {file}: {exc.strerror}") from exc
+
+
+@app.command()
+def suggest(
+    org: OrgOpt,
+    solution: Annotated[str | None, typer.Option(help="A stored solution id.")] = None,
+    huddle: Annotated[str | None, typer.Option(help="Huddle of new work.")] = None,
+    text: Annotated[str | None, typer.Option(help="New solution text.")] = None,
+    file: Annotated[
+        Path | None, typer.Option(help="Read the new solution from a file ('-' for stdin).")
+    ] = None,
+    k: Annotated[int, typer.Option(min=1, max=50, help="Similar solutions to draw on.")] = 5,
+    as_json: JsonOpt = False,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Draft feedback for a solution: the LLM when HUDDLE_AI_LLM_BASE_URL is set,
+    else the offline grounded generator."""
+    body = _read_text(text, file)
+    if solution is not None and (huddle is not None or body is not None):
+        raise InvalidInputError("give --solution ID, or --huddle ID with --text/--file, not both")
+    if solution is None and (huddle is None or body is None or not body.strip()):
+        raise InvalidInputError("give --solution ID, or --huddle ID with --text/--file")
+    result = engine(data_dir).suggest(org, solution, huddle_id=huddle, text=body, k=k)
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+    else:
+        show_suggestion(result)
