@@ -13,6 +13,7 @@ from huddle_ai.errors import (
     InfeasibleError,
     InvalidInputError,
     InvalidOrganizationError,
+    InvalidOutputError,
     LineError,
     MissingVariablesError,
     NotFoundError,
@@ -23,6 +24,7 @@ from huddle_ai.errors import (
 )
 from huddle_ai.formats import Parsed, parse_csv, parse_jsonl, read_file, write_jsonl
 from huddle_ai.ingest import IngestReport
+from huddle_ai.prompts import Prompt, load_prompt
 from huddle_ai.records import (
     AuthorRole,
     Criterion,
@@ -57,6 +59,7 @@ __all__ = [
     "IngestReport",
     "InvalidInputError",
     "InvalidOrganizationError",
+    "InvalidOutputError",
     "Learner",
     "Level",
     "LineError",
@@ -64,6 +67,7 @@ __all__ = [
     "Neighbor",
     "NotFoundError",
     "Parsed",
+    "Prompt",
     "PromptError",
     "SentenceTransformerEmbedder",
     "Settings",
@@ -74,6 +78,7 @@ __all__ = [
     "TransientError",
     "UnknownVariablesError",
     "__version__",
+    "load_prompt",
     "parse_csv",
     "parse_jsonl",
     "read_file",
