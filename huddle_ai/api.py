@@ -1,0 +1,358 @@
+"""The HTTP API (FastAPI). It is thin: it authenticates, validates, enqueues a
+job and reads job results; the work happens in the workers.
+
+API keys belong to one organization each and are kept only as SHA-256
+hashes. A key for organization A gets 403 on organization B's paths and 404
+on B's jobs (they do not exist, as far as A can tell). Bodies above
+``max_body_bytes`` get 413; invalid bodies get 422 with the details.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from huddle_ai import __version__, jobs, webhooks
+from huddle_ai.errors import ConfigurationError, InvalidInputError, NotFoundError
+from huddle_ai.records import Record, validate_org
+from huddle_ai.settings import Settings
+
+__all__ = ["KeyRing", "create_app", "hash_key"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class KeyRing:
+    """Hashed API keys, each scoped to one organization.
+
+    Entries are ``org:sha256:<hex>`` (preferred: the key itself is never
+    stored) or ``org:<key>`` (hashed on load), one per line in a file (``#``
+    starts a comment) or comma-separated in ``HUDDLE_AI_API_KEYS``.
+    """
+
+    def __init__(self, entries: list[str] | None = None) -> None:
+        self._orgs: dict[str, str] = {}
+        for entry in entries or []:
+            self.add_entry(entry)
+
+    def add_entry(self, entry: str) -> None:
+        org, sep, rest = entry.strip().partition(":")
+        if not sep or not rest:
+            raise ConfigurationError(f"API key entry {entry[:20]!r}...: expected 'org:key'")
+        validate_org(org)
+        digest = rest[len("sha256:") :] if rest.startswith("sha256:") else hash_key(rest)
+        if len(digest) != 64:
+            raise ConfigurationError(f"API key entry for {org!r}: bad sha256 digest")
+        self._orgs[digest.lower()] = org
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> KeyRing:
+        entries: list[str] = []
+        if settings.api_keys_file is not None:
+            try:
+                text = Path(settings.api_keys_file).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ConfigurationError(f"cannot read API keys file: {exc}") from exc
+            entries += [ln.split("#", 1)[0] for ln in text.splitlines()]
+        if settings.api_keys:
+            entries += settings.api_keys.split(",")
+        return cls([e for e in entries if e.strip()])
+
+    def org_of(self, key: str) -> str | None:
+        digest = hash_key(key)
+        for known, org in self._orgs.items():
+            if hmac.compare_digest(known, digest):
+                return org
+        return None
+
+    def __len__(self) -> int:
+        return len(self._orgs)
+
+
+class _BodyLimit:
+    """Answer 413 to bodies over the limit, before anything parses them."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._reject(send)
+            return
+        chunks: list[bytes] = []
+        size, more = 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.limit:
+                await self._reject(send)
+                return
+            more = message.get("more_body", False)
+        body, sent = b"".join(chunks), False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _reject(self, send: Send) -> None:
+        response = JSONResponse({"detail": f"request body over {self.limit} bytes"}, 413)
+        await response({"type": "http"}, _nothing, send)
+
+
+async def _nothing() -> Message:
+    return {"type": "http.disconnect"}
+
+
+# -- request and response bodies ------------------------------------------------
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    callback_url: AnyHttpUrl | None = Field(
+        None, description="POSTed the signed outcome when the job ends."
+    )
+
+
+class IngestBody(_Body):
+    records: list[Record] = Field(min_length=1, max_length=10_000)
+    skip_invalid: bool = False
+
+
+class SuggestBody(_Body):
+    solution_id: str | None = Field(None, description="A stored solution.")
+    huddle_id: str | None = Field(None, description="The huddle of new work (with text).")
+    text: str | None = Field(None, min_length=1, max_length=50_000, description="New work.")
+    k: int = Field(5, ge=1, le=20, description="Similar past solutions to draw on.")
+
+    @model_validator(mode="after")
+    def _target(self) -> SuggestBody:
+        if self.solution_id is None and (self.huddle_id is None or self.text is None):
+            raise ValueError("give solution_id, or huddle_id with text")
+        return self
+
+
+class MatchBody(_Body):
+    huddle_id: str
+    reviewers_per_solution: int = Field(3, ge=1, le=20)
+    min_load: int | None = Field(None, ge=0)
+    max_load: int | None = Field(None, ge=1)
+
+
+class PartnersBody(_Body):
+    huddle_id: str | None = None
+    group_size: int = Field(2, ge=2, le=10)
+
+
+class NextReviewersBody(_Body):
+    solution_id: str
+    k: int = Field(1, ge=1, le=20)
+
+
+class Accepted(BaseModel):
+    job_id: str
+    status_url: str
+    duplicate: bool = Field(description="True when the idempotency key named an existing job.")
+
+
+class JobView(BaseModel):
+    id: str
+    op: str | None
+    org: str | None
+    queue: str
+    status: str
+    retries: int
+    enqueued_at: str | None
+    started_at: str | None
+    ended_at: str | None
+    result: Any = None
+    error: str | None = None
+
+
+# -- the app ------------------------------------------------------------------------
+
+
+def create_app(settings: Settings, *, conn: Redis, keys: KeyRing | None = None) -> FastAPI:
+    """The API over one Redis connection; keys default to the settings' keys."""
+    ring = keys if keys is not None else KeyRing.from_settings(settings)
+    app = FastAPI(
+        title="huddle_ai",
+        version=__version__,
+        description="Feedback suggestions, peer matching and ingest as background jobs.",
+    )
+
+    def caller_org(
+        authorization: Annotated[str | None, Header()] = None,
+        x_api_key: Annotated[str | None, Header()] = None,
+    ) -> str:
+        key = x_api_key
+        if key is None and authorization and authorization.lower().startswith("bearer "):
+            key = authorization[7:].strip()
+        org = ring.org_of(key) if key else None
+        if org is None:
+            raise HTTPException(401, "missing or unknown API key", {"WWW-Authenticate": "Bearer"})
+        return org
+
+    def org_scope(org: str, caller: Annotated[str, Depends(caller_org)]) -> str:
+        if org != caller:
+            raise HTTPException(403, "this API key is not for that organization")
+        return org
+
+    Org = Annotated[str, Depends(org_scope)]
+    Caller = Annotated[str, Depends(caller_org)]
+    IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+
+    def submit(op: str, org: str, args: list[Any], body: _Body, key: str | None) -> JSONResponse:
+        url = str(body.callback_url) if body.callback_url else None
+        if url and settings.webhook_secret is None:
+            raise HTTPException(422, "callback_url needs HUDDLE_AI_WEBHOOK_SECRET to be set")
+        done = jobs.submit(
+            conn,
+            op,
+            org,
+            args,
+            idempotency_key=key,
+            callback_url=url,
+            retries=settings.job_retries,
+            backoff_s=settings.job_backoff_s,
+            result_ttl=settings.job_result_ttl_s,
+        )
+        out = Accepted(
+            job_id=done.job_id, status_url=f"/v1/jobs/{done.job_id}", duplicate=not done.created
+        )
+        return JSONResponse(out.model_dump(), 202 if done.created else 200)
+
+    @app.exception_handler(RedisConnectionError)
+    @app.exception_handler(RedisTimeoutError)
+    async def _redis_down(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": "the job queue is unavailable; retry shortly"}, 503)
+
+    @app.exception_handler(NotFoundError)
+    async def _not_found(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, 404)
+
+    @app.exception_handler(InvalidInputError)
+    async def _invalid(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, 422)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        """Liveness plus the queue depths; 503 when Redis is unreachable."""
+        from rq import Queue, Worker
+
+        depth = {q: Queue(q, connection=conn).count for q in jobs.QUEUES}
+        return {"status": "ok", "queues": depth, "workers": Worker.count(connection=conn)}
+
+    responses: dict[int | str, dict[str, Any]] = {
+        200: {"model": Accepted, "description": "The idempotency key named an existing job."},
+        401: {"description": "Missing or unknown API key."},
+        403: {"description": "The key is for another organization."},
+        413: {"description": "Body too large."},
+    }
+
+    @app.post(
+        "/v1/orgs/{org}/records", status_code=202, response_model=Accepted, responses=responses
+    )
+    def ingest(org: Org, body: IngestBody, idempotency_key: IdemKey = None) -> JSONResponse:
+        """Ingest records (the JSONL import format) idempotently."""
+        records = [r.model_dump(mode="json") for r in body.records]
+        return submit("ingest", org, [records, body.skip_invalid], body, idempotency_key)
+
+    @app.post(
+        "/v1/orgs/{org}/suggestions", status_code=202, response_model=Accepted, responses=responses
+    )
+    def suggest(org: Org, body: SuggestBody, idempotency_key: IdemKey = None) -> JSONResponse:
+        """Draft feedback for a stored solution or for new work."""
+        params = body.model_dump(exclude={"callback_url"}, exclude_none=True)
+        return submit("suggest", org, [params], body, idempotency_key)
+
+    @app.post(
+        "/v1/orgs/{org}/matches", status_code=202, response_model=Accepted, responses=responses
+    )
+    def match(org: Org, body: MatchBody, idempotency_key: IdemKey = None) -> JSONResponse:
+        """Assign reviewers to every solution of a huddle."""
+        params = body.model_dump(exclude={"callback_url"}, exclude_none=True)
+        return submit("match", org, [params], body, idempotency_key)
+
+    @app.post(
+        "/v1/orgs/{org}/partners", status_code=202, response_model=Accepted, responses=responses
+    )
+    def partners(org: Org, body: PartnersBody, idempotency_key: IdemKey = None) -> JSONResponse:
+        """Group learners into accountability or learning partners."""
+        params = body.model_dump(exclude={"callback_url"}, exclude_none=True)
+        return submit("partners", org, [params], body, idempotency_key)
+
+    @app.post(
+        "/v1/orgs/{org}/next-reviewers",
+        status_code=202,
+        response_model=Accepted,
+        responses=responses,
+    )
+    def next_reviewers(
+        org: Org, body: NextReviewersBody, idempotency_key: IdemKey = None
+    ) -> JSONResponse:
+        """Who should review this solution now (rolling pick)."""
+        params = body.model_dump(exclude={"callback_url"}, exclude_none=True)
+        return submit("next_reviewers", org, [params], body, idempotency_key)
+
+    @app.delete(
+        "/v1/orgs/{org}/learners/{learner_id}",
+        status_code=202,
+        response_model=Accepted,
+        responses=responses,
+    )
+    def delete_learner(org: Org, learner_id: str) -> JSONResponse:
+        """Delete a learner, their solutions and the feedback they wrote or received."""
+        return submit("delete_learner", org, [learner_id], _Body(), None)
+
+    @app.get(
+        "/v1/jobs/{job_id}",
+        response_model=JobView,
+        responses={404: {"description": "No such job for this organization."}},
+    )
+    def job(job_id: str, caller: Caller) -> dict[str, Any]:
+        """A job's status, its result when finished, its reason when failed."""
+        return jobs.status(conn, job_id, org=caller)
+
+    @app.delete("/v1/jobs/{job_id}", response_model=JobView)
+    def cancel(job_id: str, caller: Caller) -> dict[str, Any]:
+        """Cancel a queued job, or stop a running one."""
+        return jobs.cancel(conn, job_id, org=caller)
+
+    @app.get("/v1/orgs/{org}/webhooks/failed")
+    def webhooks_failed(org: Org) -> list[dict[str, Any]]:
+        """Callbacks that could not be delivered, newest first."""
+        return webhooks.failed_deliveries(conn, org)
+
+    app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
+    return app
