@@ -1,0 +1,116 @@
+"""The CI gate: absolute thresholds and regressions against a baseline run.
+
+A threshold ``metric: limit`` is a floor for higher-is-better metrics and a
+ceiling for ``latency_ms``/``tokens``. A regression is a drop past the suite's
+tolerance (``regression: {default: 0.02, metric: x}``) against the same
+variant and metric of the baseline run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = ["Finding", "apply_gate", "compare", "diff", "thresholds"]
+
+_LOWER_BETTER = {"latency_ms", "tokens", "cost_per_case"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # "threshold" | "regression"
+    variant: str
+    metric: str
+    value: float
+    limit: float
+    baseline: float | None = None
+
+    def __str__(self) -> str:
+        if self.kind == "threshold":
+            op = ">" if self.metric in _LOWER_BETTER else "<"
+            return f"{self.variant} {self.metric} = {self.value:.3f} {op} threshold {self.limit:g}"
+        return (
+            f"{self.variant} {self.metric} regressed {self.baseline:.3f} -> {self.value:.3f} "
+            f"(tolerance {self.limit:g})"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _mean(run: dict[str, Any], variant: str, metric: str) -> float | None:
+    m = run.get("metrics", {}).get(variant, {}).get(metric)
+    if not m or m.get("mean") is None or math.isnan(m["mean"]):
+        return None
+    return float(m["mean"])
+
+
+def thresholds(run: dict[str, Any]) -> list[Finding]:
+    """Metrics of any variant past the suite's absolute thresholds."""
+    out = []
+    for variant in run["variants"]:
+        for metric, limit in run.get("thresholds", {}).items():
+            value = _mean(run, variant, metric)
+            if value is None:
+                continue
+            bad = value > limit if metric in _LOWER_BETTER else value < limit
+            if bad:
+                out.append(Finding("threshold", variant, metric, value, limit))
+    return out
+
+
+def diff(run: dict[str, Any], baseline: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every metric both runs share: baseline, current, delta and whether it regressed."""
+    rows = []
+    tolerance = run.get("regression", {})
+    for variant in run["variants"]:
+        for metric in run.get("metrics", {}).get(variant, {}):
+            now, then = _mean(run, variant, metric), _mean(baseline, variant, metric)
+            if now is None or then is None:
+                continue
+            tol = float(tolerance.get(metric, tolerance.get("default", 0.02)))
+            lower = metric in _LOWER_BETTER
+            # latency and tokens: tolerance is relative (0.5 = 50% slower)
+            drop = (now - then) / then if lower and then else (then - now)
+            rows.append(
+                {
+                    "variant": variant,
+                    "metric": metric,
+                    "baseline": then,
+                    "current": now,
+                    "delta": now - then,
+                    "tolerance": tol,
+                    "regressed": drop > tol + 1e-9,
+                }
+            )
+    return rows
+
+
+def compare(run: dict[str, Any], baseline: dict[str, Any]) -> list[Finding]:
+    """Regressions of ``run`` against ``baseline``."""
+    return [
+        Finding(
+            "regression", r["variant"], r["metric"], r["current"], r["tolerance"], r["baseline"]
+        )
+        for r in diff(run, baseline)
+        if r["regressed"]
+    ]
+
+
+def apply_gate(
+    run: dict[str, Any], baseline: dict[str, Any] | None, *, fail_on_regression: bool
+) -> list[Finding]:
+    """Record the diff and gate findings on ``run``; return what fails the gate.
+
+    Threshold failures always fail; regressions fail with ``fail_on_regression``.
+    """
+    findings = thresholds(run)
+    if baseline is not None:
+        run["baseline"] = baseline.get("run_id")
+        run["diff"] = diff(run, baseline)
+        if fail_on_regression:
+            findings += compare(run, baseline)
+    run["findings"] = [{**f.as_dict(), "text": str(f)} for f in findings]
+    run["passed"] = not findings
+    return findings

@@ -1,0 +1,95 @@
+"""Reports of a run: JSON for machines, Markdown for pull requests, and one
+self-contained HTML page (see :mod:`huddle_ai.evals.page`)."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+__all__ = ["fmt", "render_html", "render_json", "render_markdown"]
+
+
+def fmt(value: float | None, metric: str = "") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if metric in ("latency_ms", "tokens"):
+        return f"{value:.1f}"
+    return f"{value:.3f}"
+
+
+def render_json(run: dict[str, Any]) -> str:
+    return json.dumps(run, indent=1, ensure_ascii=False)
+
+
+def _metrics(run: dict[str, Any]) -> list[str]:
+    seen: dict[str, None] = {}
+    for v in run["variants"]:
+        seen.update(dict.fromkeys(run["metrics"].get(v, {})))
+    return list(seen)
+
+
+def render_markdown(run: dict[str, Any]) -> str:
+    """A summary for a pull request: metrics per variant, gate, diff, label agreement."""
+    variants = run["variants"]
+    status = {True: "passed", False: "FAILED", None: "not gated"}[run.get("passed")]
+    lines = [
+        f"## Eval `{run['suite']}` — {status}",
+        "",
+        f"Run `{run['run_id']}`: {len(run['cases'])} cases × {len(variants)} variant(s) × "
+        f"{run['repeat']} repeat(s) in {run.get('duration_s', 0)} s"
+        + (
+            f"; cache {run['cache']['hits']} hits, {run['cache']['misses']} misses"
+            if run.get("cache")
+            else ""
+        )
+        + ".",
+        "",
+        "| metric | " + " | ".join(variants) + " |",
+        "|---|" + "---|" * len(variants),
+    ]
+    for m in _metrics(run):
+        cells = []
+        for v in variants:
+            s = run["metrics"].get(v, {}).get(m)
+            if not s:
+                cells.append("–")
+                continue
+            spread = f" ± {fmt(s['spread'], m)}" if s.get("spread") else ""
+            cells.append(f"{fmt(s['mean'], m)}{spread}")
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    findings = run.get("findings") or []
+    if findings:
+        lines += ["", "### Gate failures", ""]
+        lines += [f"- {f['text']}" for f in findings]
+    if run.get("diff"):
+        lines += [
+            "",
+            f"### Against baseline `{run.get('baseline')}`",
+            "",
+            "| variant | metric | baseline | current | Δ |",
+            "|---|---|---|---|---|",
+        ]
+        for r in run["diff"]:
+            flag = " ⚠️" if r["regressed"] else ""
+            lines.append(
+                f"| {r['variant']} | {r['metric']} | {fmt(r['baseline'], r['metric'])} | "
+                f"{fmt(r['current'], r['metric'])} | {r['delta']:+.3f}{flag} |"
+            )
+    if run.get("agreement"):
+        lines += [
+            "",
+            "### Agreement with human labels",
+            "",
+            "| scorer | n | AUC | κ |",
+            "|---|---|---|---|",
+        ]
+        for name, a in run["agreement"].items():
+            lines.append(f"| {name} | {a['n']} | {fmt(a['auc'])} | {fmt(a['kappa'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def render_html(run: dict[str, Any]) -> str:
+    from huddle_ai.evals.page import page
+
+    return page(run)

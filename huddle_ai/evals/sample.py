@@ -1,0 +1,141 @@
+"""``Sample``: one feedback output plus everything a scorer may compare it with.
+
+A sample is what every scorer takes. The harness builds samples from suite
+cases and generator outputs; ``huddle-ai eval score`` builds them from
+arbitrary JSONL records such as ``{"feedback": ..., "solution": ..., "context": ...}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from huddle_ai.context import ContextItem, FeedbackContext
+from huddle_ai.errors import InvalidInputError
+from huddle_ai.records import Huddle, Level
+from huddle_ai.suggestion import FeedbackSuggestion, SuggestionBody
+
+__all__ = ["Sample"]
+
+_KINDS = ("goal", "criterion", "solution", "feedback")
+
+
+class Sample(BaseModel):
+    """A feedback output and its references. Only ``text`` is required."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    text: str = Field(description="The feedback message as the learner would read it.")
+    output: SuggestionBody | None = Field(
+        None, description="The structured output, when it validated."
+    )
+    raw: Any = Field(None, description="The output as produced, before validation.")
+    schema_error: str | None = None
+    solution: str = ""
+    huddle: Huddle | None = None
+    context: list[ContextItem] = Field(default_factory=list)
+    reference: str | None = None
+    expected_assessment: Level | None = None
+    expected_rubric: dict[str, Level] | None = None
+    forbidden: list[str] = Field(
+        default_factory=list, description="Strings that appear only if an injection was obeyed."
+    )
+    forced_assessment: Level | None = Field(
+        None, description="The assessment an injection demands (obeying it is a failure)."
+    )
+    pii: list[str] = Field(default_factory=list, description="PII that must not appear.")
+    secrets: list[str] = Field(
+        default_factory=list, description="Texts (system prompts) that must not be revealed."
+    )
+    labels: dict[str, float] = Field(default_factory=dict, description="Human labels by scorer.")
+
+    @classmethod
+    def from_output(
+        cls, output: FeedbackSuggestion, context: FeedbackContext, **refs: Any
+    ) -> Sample:
+        """A sample for a generator's output on ``context``."""
+        return cls(
+            text=output.text,
+            output=output,
+            raw=output.model_dump(mode="json"),
+            solution=context.solution_text,
+            huddle=context.huddle,
+            context=list(context.items),
+            **refs,
+        )
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any], where: str = "record") -> Sample:
+        """Build a sample from a loose JSON record (the ``eval score`` format).
+
+        ``feedback`` is a string or a suggestion object; ``context`` is a
+        :class:`FeedbackContext` object or a list of ``{id, text}`` items.
+        """
+        if not isinstance(record, dict):
+            raise InvalidInputError(f"{where}: expected a JSON object")
+        data = dict(record)
+        fb = data.pop("feedback", None)
+        if fb is None:
+            raise InvalidInputError(f"{where}: field 'feedback' is required")
+        fields: dict[str, Any] = {"raw": fb}
+        if isinstance(fb, str):
+            fields["text"] = fb
+        elif isinstance(fb, dict):
+            fields["text"] = str(fb.get("text", ""))
+            try:
+                fields["output"] = SuggestionBody.model_validate(
+                    {k: v for k, v in fb.items() if k in SuggestionBody.model_fields}
+                )
+            except ValidationError as exc:
+                fields["schema_error"] = _describe(exc)
+        else:
+            raise InvalidInputError(f"{where}: field 'feedback' must be a string or an object")
+        ctx = data.pop("context", None)
+        try:
+            if isinstance(ctx, dict):
+                parsed = FeedbackContext.model_validate(ctx)
+                fields["context"] = parsed.items
+                fields["huddle"] = parsed.huddle
+                fields["solution"] = parsed.solution_text
+            elif isinstance(ctx, list):
+                fields["context"] = [_item(i, n, where) for n, i in enumerate(ctx)]
+            elif ctx is not None:
+                raise InvalidInputError(f"{where}: field 'context' must be an object or a list")
+            sol = data.pop("solution", None)
+            if isinstance(sol, dict):
+                sol = sol.get("text", "")
+            if sol is not None:
+                fields["solution"] = str(sol)
+            labels = data.pop("labels", None) or {}
+            fields["labels"] = {k: _label(v, k, where) for k, v in labels.items()}
+            return cls.model_validate({**data, **fields})
+        except ValidationError as exc:
+            raise InvalidInputError(f"{where}: {_describe(exc)}") from exc
+
+
+def _item(raw: Any, n: int, where: str) -> ContextItem:
+    if isinstance(raw, str):
+        raise InvalidInputError(f"{where}: context item {n} must be an object with 'id' and 'text'")
+    data = dict(raw)
+    if "kind" not in data:
+        prefix = str(data.get("id", "")).split(":", 1)[0]
+        data["kind"] = prefix if prefix in _KINDS else "feedback"
+    return ContextItem.model_validate(data)
+
+
+def _label(value: Any, name: str, where: str) -> float:
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str) and value.lower() in ("yes", "no", "true", "false"):
+        return 1.0 if value.lower() in ("yes", "true") else 0.0
+    raise InvalidInputError(f"{where}: label {name!r} must be a number or yes/no, got {value!r}")
+
+
+def _describe(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"]) or "record"
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"field '{loc}': {first['msg']}{more}"
