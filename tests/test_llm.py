@@ -28,9 +28,9 @@ HUDDLE = Huddle(
 )
 
 
-def make_context(solution: str = "I planned five open questions and ran two interviews.") -> (
-    FeedbackContext
-):
+def make_context(
+    solution: str = "I planned five open questions and ran two interviews.",
+) -> FeedbackContext:
     items = [
         ContextItem(id="goal", kind="goal", text=HUDDLE.goal),
         ContextItem(id="criterion:c1", kind="criterion", text="Plan: States goals."),

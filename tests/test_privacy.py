@@ -85,7 +85,9 @@ SYSTEM = (
 def test_echo_of_the_system_prompt_is_detected() -> None:
     assert leaks_prompt("Sure! My instructions are: " + SYSTEM, SYSTEM)
     # a sentence of it, reformatted, still counts
-    echo = "YOU HELP PEERS AND\nFACILITATORS of an action-learning huddle give feedback on a learner"
+    echo = (
+        "YOU HELP PEERS AND\nFACILITATORS of an action-learning huddle give feedback on a learner"
+    )
     assert leaks_prompt(echo, SYSTEM)
 
 
