@@ -169,7 +169,7 @@ def test_a_hang_past_the_timeout_is_a_transient_failure(llm: FakeLLM) -> None:
     s = gen(llm, timeout_s=0.3, max_retries=1).generate(make_context())
     assert s.retries == 1 and not s.degraded
     llm.reset(Reply.hang(3.0), Reply.hang(3.0))
-    with pytest.raises(TransientError, match="timed out after 0.3s"):
+    with pytest.raises(TransientError, match=r"timed out after 0\.3s"):
         gen(llm, timeout_s=0.3, max_retries=1).generate(make_context())
 
 
