@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from huddle_ai.embeddings import Embedder, FakeEmbedder, Progress, SentenceTransformerEmbedder
 from huddle_ai.errors import ConfigurationError, NotFoundError
@@ -23,6 +23,7 @@ from huddle_ai.suggestion import FeedbackSuggestion
 
 if TYPE_CHECKING:
     from huddle_ai.generators import Generator
+    from huddle_ai.matching import Affinity, NextReviewers, PartnerMatching, ReviewAssignment
 
 __all__ = ["DeletionReport", "HuddleAI", "build_embedder", "build_generators", "build_store"]
 
@@ -241,3 +242,32 @@ class HuddleAI:
             token_budget=self.settings.context_token_budget,
             k=k,
         )
+
+    # -- matching ----------------------------------------------------------
+
+    def match_reviewers(self, org: str, huddle_id: str, **options: Any) -> ReviewAssignment:
+        """Exactly k reviewers per solution of a huddle, optimal total affinity, explained.
+
+        Options: see :func:`huddle_ai.matching.match_reviewers`.
+        """
+        from huddle_ai.matching import match_reviewers
+
+        return match_reviewers(self.store, org, huddle_id, **options)
+
+    def next_reviewers(self, org: str, solution_id: str, **options: Any) -> NextReviewers:
+        """Who should review this solution now, given open loads (``open_loads=``)."""
+        from huddle_ai.matching import next_reviewers
+
+        return next_reviewers(self.store, org, solution_id, **options)
+
+    def match_partners(self, org: str, **options: Any) -> PartnerMatching:
+        """Partner pairs (``group_size=2``) or groups, avoiding repeats and conflicts."""
+        from huddle_ai.matching import match_partners
+
+        return match_partners(self.store, org, **options)
+
+    def affinity_scores(self, org: str, **options: Any) -> Affinity:
+        """The learner x solution affinity matrix the review assignment optimises."""
+        from huddle_ai.matching import affinity_scores
+
+        return affinity_scores(self.store, org, **options)

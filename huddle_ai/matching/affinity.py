@@ -34,8 +34,10 @@ __all__ = [
     "complementarity_scores",
     "diversity_scores",
     "expertise_scores",
+    "grouped_topm",
     "helpfulness_scores",
     "novelty_scores",
+    "squash",
     "topm_similarity",
 ]
 
@@ -43,7 +45,13 @@ F32 = NDArray[np.float32]
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
 
-COMPONENTS: tuple[str, ...] = ("expertise", "helpfulness", "complementarity", "diversity", "novelty")
+COMPONENTS: tuple[str, ...] = (
+    "expertise",
+    "helpfulness",
+    "complementarity",
+    "diversity",
+    "novelty",
+)
 
 # Cosine similarity -> [0, 1]: a strictly monotone logistic map centred where
 # MiniLM separates "same topic" (~0.5+) from "unrelated" (~0.2-), so the
@@ -208,16 +216,15 @@ def topm_similarity(
     return out, counts
 
 
-def _squash(sim: F64) -> F64:
+def squash(sim: F64) -> F64:
+    """Cosine similarity mapped strictly monotonically onto (0, 1)."""
     return np.asarray(1.0 / (1.0 + np.exp(-(sim - SIM_CENTER) / SIM_SCALE)), dtype=np.float64)
 
 
-def expertise_scores(
-    queries: F32, items: F32, owner: I64, n_owners: int, m: int = TOP_M
-) -> F64:
+def expertise_scores(queries: F32, items: F32, owner: I64, n_owners: int, m: int = TOP_M) -> F64:
     """Expertise in [0, 1] (owners x queries); 0 for owners without history."""
     sim, _ = topm_similarity(queries, items, owner, n_owners, m)
-    return np.nan_to_num(_squash(sim), nan=0.0)
+    return np.nan_to_num(squash(sim), nan=0.0)
 
 
 def helpfulness_scores(
@@ -285,4 +292,24 @@ def novelty_scores(contact: F64, target_owner: I64) -> F64:
     out = np.ones((contact.shape[0], len(target_owner)), dtype=np.float64)
     known = target_owner >= 0
     out[:, known] = np.exp(-contact[:, target_owner[known]])
+    return out
+
+
+def grouped_topm(values: F64, owner: I64, n_owners: int, m: int = TOP_M) -> F64:
+    """Top-m harmonic mean of each row's values over each owner's columns (rows x owners).
+
+    Owners without columns get NaN.
+    """
+    block, valid = _padded(values.T.astype(np.float32), owner, n_owners)  # owners x h x rows
+    out = np.full((values.shape[0], n_owners), np.nan)
+    if not valid.any():
+        return out
+    h_max = block.shape[1]
+    m = max(1, min(m, h_max))
+    weights = 1.0 / np.arange(1, m + 1, dtype=np.float64)
+    sims = np.where(valid[..., None], block.astype(np.float64), -np.inf).transpose(2, 0, 1)
+    best = -np.sort(-sims, axis=2)[..., :m]
+    ok = np.isfinite(best)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out[:] = (np.where(ok, best, 0.0) @ weights) / (ok.astype(np.float64) @ weights)
     return out

@@ -93,7 +93,8 @@ def precheck(p: Problem) -> None:
     if len(over):
         i = over[0]
         raise InfeasibleError(
-            f"reviewer {p.reviewers[i]} has {forced_r[i]} forced reviews, max load is {p.max_load[i]}"
+            f"reviewer {p.reviewers[i]} has {forced_r[i]} forced reviews, "
+            f"but the max load is {p.max_load[i]}"
         )
     eligible = p.allowed.sum(axis=0)
     short = np.flatnonzero(eligible < p.k)

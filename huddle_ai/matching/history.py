@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Literal
 
 import numpy as np
-from numpy.typing import NDArray
 
 from huddle_ai.matching.affinity import F32, F64, I64
 from huddle_ai.records import AuthorRole, Feedback, Huddle, Learner, Solution, validate_org
@@ -176,7 +175,9 @@ def load_history(
         item_vecs=np.vstack(vecs).astype(np.float32) if vecs else np.zeros((0, dim), np.float32),
         item_owner=np.array([it.owner for it in items], dtype=np.int64),
         rated=rated,
-        topic_vecs=np.vstack(topics).astype(np.float32) if topics else np.zeros((0, dim), np.float32),
+        topic_vecs=np.vstack(topics).astype(np.float32)
+        if topics
+        else np.zeros((0, dim), np.float32),
         criteria=criteria,
         strength=strength,
         contact=contact,

@@ -79,7 +79,10 @@ def _lp(p: Problem, rr: I64, ss: I64, big: float) -> tuple[NDArray[np.float64], 
     cols = np.arange(m)
     c = np.concatenate([-p.scores[rr, ss], np.full(n_s + n_min, big)])
     a_eq = sparse.csr_matrix(
-        (np.ones(m + n_s), (np.concatenate([ss, np.arange(n_s)]), np.concatenate([cols, m + np.arange(n_s)]))),
+        (
+            np.ones(m + n_s),
+            (np.concatenate([ss, np.arange(n_s)]), np.concatenate([cols, m + np.arange(n_s)])),
+        ),
         shape=(n_s, m + n_s + n_min),
     )
     pos = np.full(n_r, -1)
@@ -141,7 +144,9 @@ def solve(
         if not better.any():
             break
         if rounds >= _MAX_ROUNDS:  # pathological duals: solve every pair exactly instead
-            return _finish(p, *_flow_pairs(p, p.allowed), "min-cost flow (all pairs)", rounds, start)
+            return _finish(
+                p, *_flow_pairs(p, p.allowed), "min-cost flow (all pairs)", rounds, start
+            )
         cand |= better
     if x[len(rr) :].sum() > 0.5:
         raise InfeasibleError(diagnose(p))
@@ -222,7 +227,10 @@ def _fair(
             sparse.csr_matrix((np.ones(m), (ss, cols)), shape=(n_s, m + 1)),
             sparse.csr_matrix((np.ones(m), (rr, cols)), shape=(n_r, m + 1)),
             sparse.csr_matrix(
-                (np.concatenate([a, -np.ones(n_s)]), (np.concatenate([ss, np.arange(n_s)]), np.concatenate([cols, np.full(n_s, m)]))),
+                (
+                    np.concatenate([a, -np.ones(n_s)]),
+                    (np.concatenate([ss, np.arange(n_s)]), np.concatenate([cols, np.full(n_s, m)])),
+                ),
                 shape=(n_s, m + 1),
             ),
         ]
@@ -251,7 +259,9 @@ def _fair(
     res = milp(
         np.concatenate([-a, [0.0]]),
         integrality=integrality,
-        bounds=Bounds(np.concatenate([lo_x[:-1], [fixed_t]]), np.concatenate([np.ones(m), [fixed_t]])),
+        bounds=Bounds(
+            np.concatenate([lo_x[:-1], [fixed_t]]), np.concatenate([np.ones(m), [fixed_t]])
+        ),
         constraints=LinearConstraint(rows, lb, ub),
         options=opts,
     )
