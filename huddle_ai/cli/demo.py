@@ -39,7 +39,24 @@ def run_demo(hai: HuddleAI, as_json: bool) -> dict[str, object]:
         typer.echo("Most similar past solutions and their most helpful feedback:")
         show_similar(result)
     _demo_suggestion(hai, solution, out, as_json)
+    _demo_matching(hai, solution, out, as_json)
     return out
+
+
+def _demo_matching(hai: HuddleAI, solution: Solution, out: dict[str, object], quiet: bool) -> None:
+    """Review assignment and partners for the showcased huddle, each pair explained."""
+    from huddle_ai.cli.match import show_assignment, show_partners
+
+    assignment = hai.match_reviewers(DEMO_ORG, solution.huddle_id, k=3, max_load=3)
+    partners = hai.match_partners(DEMO_ORG, huddle_id=solution.huddle_id)
+    out["matching"] = assignment.model_dump(mode="json")
+    out["partners"] = partners.model_dump(mode="json")
+    if not quiet:
+        typer.echo(f"\nPeer review assignment for huddle {solution.huddle_id} (first 4 solutions):")
+        shown = dict(list(assignment.by_solution.items())[:4])
+        show_assignment(assignment.model_copy(update={"by_solution": shown}))
+        typer.echo(f"\nLearning partners among the learners of {solution.huddle_id}:")
+        show_partners(partners)
 
 
 def _demo_suggestion(
