@@ -53,7 +53,11 @@ def build_embedder(settings: Settings) -> Embedder:
             from huddle_ai.openvino_backend import OpenVINOEmbedder
         except ImportError as exc:
             raise ConfigurationError(f"the openvino backend is not available here: {exc}") from exc
-        return OpenVINOEmbedder(settings.embedding_model, batch_size=settings.embedding_batch_size)
+        return OpenVINOEmbedder(
+            settings.embedding_model,
+            batch_size=settings.embedding_batch_size,
+            cache_dir=settings.data_dir / "openvino-cache",  # the converted model, user-private
+        )
     return SentenceTransformerEmbedder(
         settings.embedding_model, batch_size=settings.embedding_batch_size
     )
