@@ -356,3 +356,37 @@ def test_cli_suggest_with_llm_and_offline(
     assert run(["suggest", "--org", "acme"]) == 2
     err = capsys.readouterr().err
     assert err.strip().startswith("error: give --solution ID") and "Traceback" not in err
+
+
+def test_cli_suggest_as_a_real_subprocess(llm: FakeLLM, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    data = tmp_path / "org.jsonl"
+    data.write_text("\n".join(r.model_dump_json() for r in ACME), encoding="utf-8")
+    env = {
+        **os.environ,
+        "HUDDLE_AI_EMBEDDING_BACKEND": "fake",
+        "HUDDLE_AI_DATA_DIR": str(tmp_path / "store"),
+        "HUDDLE_AI_LLM_BASE_URL": llm.base_url,
+        "HUDDLE_AI_LLM_MAX_RETRIES": "0",
+    }
+    llm.push(Reply.json(body()))
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "huddle_ai", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    assert cli("ingest", str(data), "--org", "acme").returncode == 0
+    proc = cli("suggest", "--org", "acme", "--solution", "s1", "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["generator"] == "llm" and out["model"] == "gpt-4o-mini"
+    assert out["citations"] == ["criterion:c1", "feedback:f2"] and not out["degraded"]
+    assert len(llm.requests) == 1
