@@ -123,7 +123,7 @@ def solve(
     fairness: bool = False,
     floor: float | None = None,
     time_limit: float = 60.0,
-    per_node: int = 8,
+    per_node: int = 16,
 ) -> Assignment:
     """The assignment of maximum total score (after the fairness floor, if asked)."""
     start = time.perf_counter()
