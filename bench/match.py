@@ -4,9 +4,10 @@ Random affinities (fixed seed), n solutions x n learners, k reviewers each,
 max load L. Times our solver (LP column generation, certified optimal) against
 the plain OR-Tools min-cost flow over every pair (the raw baseline), checks
 both objectives against each other and, up to --lp-max-n, against the full
-LP optimum (HiGHS over every pair). Wall and CPU seconds are both reported (the CPU figure is robust to
-other load on the machine; ``load_avg_1m`` shows that load). Also times the vectorised affinity
-computation for n learners (10 history items each) x n solutions.
+LP optimum (HiGHS over every pair). Wall and CPU seconds are both reported
+(the CPU figure is robust to other load on the machine; ``load_avg_1m``
+shows that load). Also times the vectorised affinity computation for n
+learners (10 history items each) x n solutions.
 
     python bench/match.py            # n=1000 and n=5000 (about 1-2 minutes)
     python bench/match.py --n 2000   # one size

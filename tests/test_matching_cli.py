@@ -207,3 +207,16 @@ def test_cli_infeasible_is_one_line(fake_org: Path, capsys: pytest.CaptureFixtur
     assert "expected 'A:B'" in capsys.readouterr().err
     assert run(["match", *base, "--huddle", "nope"]) == 1
     assert "huddle 'nope' not found" in capsys.readouterr().err
+
+
+def test_demo_shows_a_matching_with_explanations(
+    fake_hai: HuddleAI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from huddle_ai.cli.demo import run_demo
+
+    out = run_demo(fake_hai, as_json=False)
+    text = capsys.readouterr().out
+    assert "Peer review assignment for huddle" in text and "Learning partners" in text
+    matching = out["matching"]
+    assert isinstance(matching, dict) and matching["reviews"]
+    assert all(r["reason"] for r in matching["reviews"])
