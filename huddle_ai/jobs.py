@@ -411,7 +411,7 @@ def status(conn: Redis, job_id: str, org: str | None = None) -> dict[str, Any]:
         "org": job.meta.get("org"),
         "queue": job.origin,
         "status": state.value,
-        "retries": max(0, max_retries - (job.retries_left or 0)) if max_retries else 0,
+        "retries": int(job.meta.get("retries", max_retries - (job.retries_left or 0))),
         "enqueued_at": _iso(job.enqueued_at),
         "started_at": _iso(job.started_at),
         "ended_at": _iso(job.ended_at),
@@ -470,6 +470,7 @@ def requeue(conn: Redis, job_id: str | None = None, queues: Sequence[str] = QUEU
                 job = _fetch(conn, jid, None)
                 # A requeued job gets its retry budget back.
                 job.retries_left = int(job.meta.get("max_retries", 0)) or None
+                job.meta.pop("retries", None)
                 job.save()
                 registry.requeue(jid)
                 done.append(jid)

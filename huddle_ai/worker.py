@@ -63,7 +63,9 @@ def init_process(settings: Settings, *, hai: HuddleAI | None = None) -> HuddleAI
 
 def _no_retry_unless_transient(job: Job, exc_type: Any, exc: Any, tb: Any) -> bool:
     """rq exception handler: spend retries on transient failures only."""
-    if not jobs.is_transient(exc):
+    if not jobs.is_transient(exc) and job.retries_left:
+        job.meta["retries"] = int(job.meta.get("max_retries", 0)) - job.retries_left
+        job.save_meta()
         job.retries_left = 0
     return True
 

@@ -1,0 +1,113 @@
+"""Grounded suggestion jobs/s through the queue, next to in-process calls/s.
+
+Both are measured in one run, on the demo organization, with the real
+embedding model and the offline grounded generator. The queue figure runs a
+real ``huddle-ai worker`` process (model loaded once, warmed up by one job)
+and counts from the first enqueue to the last result. Prints one JSON line.
+
+    python bench/worker.py --n 200 [--worker-class simple|fork|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+from redis import Redis  # noqa: E402
+
+from huddle_ai import HuddleAI, broker, jobs  # noqa: E402
+from huddle_ai.demo import DEMO_ORG, demo_path  # noqa: E402
+from huddle_ai.records import Solution  # noqa: E402
+from huddle_ai.settings import Settings  # noqa: E402
+
+
+def _wait_all(conn: Redis, ids: list[str], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    # One worker finishes jobs in enqueue order: block on the last one, then check all.
+    while jobs.result(conn, ids[-1], wait=1)["status"] not in ("finished", "failed"):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"jobs did not finish in {timeout:.0f}s")
+    states = [jobs.status(conn, j) for j in ids]
+    bad = [s for s in states if s["status"] != "finished"]
+    if bad:
+        raise SystemExit(f"{len(bad)} of {len(ids)} jobs did not finish: {bad[0]}")
+
+
+def _through_queue(
+    conn: Redis, data_dir: Path, url: str, worker_class: str, targets: list[str]
+) -> tuple[float, float]:
+    env = {
+        **os.environ,
+        "HUDDLE_AI_DATA_DIR": str(data_dir),
+        "HUDDLE_AI_REDIS_URL": url,
+        "HUDDLE_AI_WORKER_CLASS": worker_class,
+    }
+    log = (data_dir / f"worker-{worker_class}.log").open("wb")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "huddle_ai", "worker", "--queues", "interactive"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        warm = jobs.enqueue_suggest(conn, DEMO_ORG, {"solution_id": targets[0]})
+        _wait_all(conn, [warm], 300)
+        startup = time.perf_counter() - t0
+        started = time.perf_counter()
+        ids = [jobs.enqueue_suggest(conn, DEMO_ORG, {"solution_id": t}) for t in targets]
+        _wait_all(conn, ids, 900)
+        return len(ids) / (time.perf_counter() - started), startup
+    finally:
+        proc.terminate()
+        proc.wait(60)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=200, help="suggestions per measurement")
+    ap.add_argument("--worker-class", choices=["simple", "fork", "both"], default="simple")
+    args = ap.parse_args()
+
+    data_dir = Path(tempfile.mkdtemp(prefix="hai-bench-worker-"))
+    settings = Settings(data_dir=data_dir)
+    url = broker.resolve_url(os.environ.get("HUDDLE_AI_REDIS_URL"), data_dir)
+    conn = broker.connect(url)
+    hai = HuddleAI(settings)
+    hai.ingest(DEMO_ORG, demo_path())
+    solutions = sorted(r.id for r in hai.records(DEMO_ORG) if isinstance(r, Solution))
+    targets = [solutions[i % len(solutions)] for i in range(args.n)]
+
+    hai.suggest(DEMO_ORG, targets[0])  # warm-up, as the worker gets
+    t0 = time.perf_counter()
+    for t in targets:
+        hai.suggest(DEMO_ORG, t)
+    inproc = len(targets) / (time.perf_counter() - t0)
+
+    out: dict[str, object] = {
+        "bench": "worker",
+        "n": args.n,
+        "inprocess_calls_per_s": round(inproc, 2),
+    }
+    classes = ["simple", "fork"] if args.worker_class == "both" else [args.worker_class]
+    for cls in classes:
+        rate, startup = _through_queue(conn, data_dir, url, cls, targets)
+        out[f"queue_{cls}_jobs_per_s"] = round(rate, 2)
+        out[f"queue_{cls}_overhead_pct"] = round(100 * (1 - rate / inproc), 1)
+        out[f"worker_{cls}_startup_s"] = round(startup, 2)
+    out["cpus"] = os.cpu_count()
+    print(json.dumps(out))
+    broker.stop_embedded(data_dir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""Helpers for the job, worker, webhook and API tests: real worker processes on
+a real Redis-protocol server, bounded in time."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import redis
+
+from huddle_ai import jobs
+
+
+def flushed(url: str) -> redis.Redis:
+    conn = redis.Redis.from_url(url)
+    conn.flushdb()
+    return conn
+
+
+def worker_env(redis_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "HUDDLE_AI_REDIS_URL": redis_url,
+        "HUDDLE_AI_DATA_DIR": str(data_dir),
+        "HUDDLE_AI_EMBEDDING_BACKEND": "fake",
+        "HUDDLE_AI_JOB_HEARTBEAT_S": "1",
+        "HUDDLE_AI_JOB_RECOVERY_S": "2",
+        "HUDDLE_AI_JOB_BACKOFF_S": "1",
+        "HUDDLE_AI_WEBHOOK_BACKOFF_S": "1",
+        "HUDDLE_AI_WEBHOOK_TIMEOUT_S": "2",
+    }
+    env.pop("HUDDLE_AI_LLM_BASE_URL", None)
+    env.update(extra)
+    return env
+
+
+def start_worker(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
+    fh = log.open("ab")
+    return subprocess.Popen(
+        [sys.executable, "-m", "huddle_ai", "worker", *args], env=env, stdout=fh, stderr=fh
+    )
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def wait_until(pred: Callable[[], bool], timeout: float, what: str, log: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.1)
+    tail = log.read_text(errors="replace")[-3000:] if log is not None and log.exists() else ""
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{tail}")
+
+
+def state(conn: redis.Redis, job_id: str) -> str:
+    return str(jobs.status(conn, job_id)["status"])
+
+
+def finished(conn: redis.Redis, *ids: str) -> Callable[[], bool]:
+    return lambda: all(state(conn, j) in ("finished", "failed") for j in ids)
