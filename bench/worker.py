@@ -22,12 +22,12 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-from redis import Redis  # noqa: E402
+from redis import Redis
 
-from huddle_ai import HuddleAI, broker, jobs  # noqa: E402
-from huddle_ai.demo import DEMO_ORG, demo_path  # noqa: E402
-from huddle_ai.records import Solution  # noqa: E402
-from huddle_ai.settings import Settings  # noqa: E402
+from huddle_ai import HuddleAI, broker, jobs
+from huddle_ai.demo import DEMO_ORG, demo_path
+from huddle_ai.records import Solution
+from huddle_ai.settings import Settings
 
 
 def _wait_all(conn: Redis, ids: list[str], timeout: float) -> None:

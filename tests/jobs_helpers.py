@@ -55,7 +55,9 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(5)
 
 
-def wait_until(pred: Callable[[], bool], timeout: float, what: str, log: Path | None = None) -> None:
+def wait_until(
+    pred: Callable[[], bool], timeout: float, what: str, log: Path | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if pred():

@@ -117,6 +117,7 @@ def test_transient_errors_are_retried(
 
     # Out of retries: failed, with the last reason kept.
     calls.clear()
+
     def down(org: str, **kw: Any) -> dict[str, Any]:
         raise TransientError("down")
 
@@ -156,7 +157,9 @@ def test_cancel_and_requeue(conn: redis.Redis, settings: Settings, fake_hai: Hud
         jobs.requeue(conn, missing)
 
 
-def test_delete_jobs_are_idempotent(conn: redis.Redis, settings: Settings, fake_hai: HuddleAI) -> None:
+def test_delete_jobs_are_idempotent(
+    conn: redis.Redis, settings: Settings, fake_hai: HuddleAI
+) -> None:
     fake_hai.ingest("acme", RECORDS)
     first = jobs.enqueue_delete_learner(conn, "acme", "l-ana")
     second = jobs.enqueue_delete_learner(conn, "acme", "l-ana")
