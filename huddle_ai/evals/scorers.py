@@ -106,15 +106,21 @@ def schema_validity(sample: Sample, *, embedder: Embedder | None = None) -> Scor
 _CITE = re.compile(r"\b(?:goal|criterion|solution|feedback):[A-Za-z0-9_.:\-]+")
 
 
-def _support(item: ContextItem, claim: str, embedder: Embedder | None) -> float:
+def _lexical_support(item: ContextItem, claim: str) -> float:
     item_words = content_words(item.text)
     if not item_words:
         return 0.0
-    lexical = len(item_words & content_words(claim)) / min(len(item_words), 8)
-    if embedder is None:
-        return _clamp(lexical)
-    best = max((_cosine(embedder, item.text, s) for s in sentences(claim)), default=0.0)
-    return _clamp(max(lexical, best / 0.6))
+    return _clamp(len(item_words & content_words(claim)) / min(len(item_words), 8))
+
+
+def _embedded_support(items: list[ContextItem], claim: str, embedder: Embedder) -> list[float]:
+    """Best sentence cosine per item, rescaled so that 0.6 counts as full support (one batch)."""
+    sents = sentences(claim)
+    if not items or not sents:
+        return [0.0] * len(items)
+    vecs = embedder.embed([i.text for i in items] + sents)
+    sims = vecs[: len(items)] @ vecs[len(items) :].T
+    return [_clamp(float(row.max()) / 0.6) for row in sims]
 
 
 def citation_faithfulness(sample: Sample, *, embedder: Embedder | None = None) -> Score:
@@ -132,15 +138,15 @@ def citation_faithfulness(sample: Sample, *, embedder: Embedder | None = None) -
     claim = _body_text(sample)
     if sample.output is not None:
         claim += "\n" + "\n".join(r.evidence for r in sample.output.rubric)
-    missing, weak, good = [], [], []
-    for cid in dict.fromkeys(cited):
-        item = by_id.get(cid)
-        if item is None:
-            missing.append(cid)
-        elif _support(item, claim, embedder) < 0.25:
-            weak.append(cid)
-        else:
-            good.append(cid)
+    missing = [c for c in dict.fromkeys(cited) if c not in by_id]
+    present = [by_id[c] for c in dict.fromkeys(cited) if c in by_id]
+    support = {i.id: _lexical_support(i, claim) for i in present}
+    unsure = [i for i in present if support[i.id] < 0.25]
+    if embedder is not None and unsure:
+        for item, value in zip(unsure, _embedded_support(unsure, claim, embedder), strict=True):
+            support[item.id] = max(support[item.id], value)
+    good = [i.id for i in present if support[i.id] >= 0.25]
+    weak = [i.id for i in present if support[i.id] < 0.25]
     total = len(good) + len(weak) + len(missing)
     why = f"{len(good)}/{total} citations exist and are supported"
     if missing:
