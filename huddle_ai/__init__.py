@@ -25,6 +25,7 @@ from huddle_ai.errors import (
 from huddle_ai.formats import Parsed, parse_csv, parse_jsonl, read_file, write_jsonl
 from huddle_ai.ingest import IngestReport
 from huddle_ai.prompts import Prompt, load_prompt
+from huddle_ai.reindex import ReindexReport
 from huddle_ai.records import (
     AuthorRole,
     Criterion,
@@ -69,6 +70,7 @@ __all__ = [
     "Parsed",
     "Prompt",
     "PromptError",
+    "ReindexReport",
     "SentenceTransformerEmbedder",
     "Settings",
     "SimilarResult",

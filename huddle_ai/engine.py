@@ -16,6 +16,7 @@ from huddle_ai.errors import ConfigurationError, NotFoundError
 from huddle_ai.formats import AnyRecord, Parsed, read_file, write_jsonl
 from huddle_ai.ingest import IngestReport, ingest, parsed_from
 from huddle_ai.records import Feedback, Solution, validate_org
+from huddle_ai.reindex import ReindexReport, reindex
 from huddle_ai.retrieval import SimilarResult, similar
 from huddle_ai.settings import Settings
 from huddle_ai.store import KINDS, Store
@@ -195,6 +196,13 @@ class HuddleAI:
     def delete_org(self, org: str) -> None:
         if not self.store.delete_org(validate_org(org)):
             raise NotFoundError(f"organization {org!r} not found")
+
+    def reindex(
+        self, org: str, *, force: bool = False, progress: Progress | None = None
+    ) -> ReindexReport:
+        """Re-embed every stored text of ``org`` with this engine's embedder
+        (needed after switching backends); records are kept as they are."""
+        return reindex(self.store, self.embedder, org, force=force, progress=progress)
 
     def solution(self, org: str, solution_id: str) -> Solution:
         got = self.store.get(org, "solution", [solution_id]).get(solution_id)

@@ -14,7 +14,7 @@ another embedder raises :class:`BackendMismatchError`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -31,6 +31,9 @@ Kind = Literal["huddle", "learner", "solution", "feedback"]
 KINDS: tuple[Kind, ...] = ("huddle", "learner", "solution", "feedback")
 AnyRecord = Huddle | Learner | Solution | Feedback
 _PREFIX = "hai-"
+# reindex staging and swap-out names; not "hai-", so orgs() and queries never see them
+_STAGED = "haistaged-"
+_RETIRED = "hairetired-"
 _PAGE = 2000
 
 
@@ -42,8 +45,8 @@ class Hit:
     score: float
 
 
-def _collection_name(org: str, kind: Kind) -> str:
-    return f"{_PREFIX}{validate_org(org)}-{kind}"
+def _collection_name(org: str, kind: Kind, prefix: str = _PREFIX) -> str:
+    return f"{prefix}{validate_org(org)}-{kind}"
 
 
 def _scalars(record: AnyRecord) -> dict[str, str | float | int | bool]:
@@ -307,3 +310,93 @@ class Store:
             except Exception:
                 continue
         return found
+
+    # -- reindex ------------------------------------------------------------
+
+    def _raw(self, name: str) -> Any | None:
+        """A collection by name, whatever embedder built it (reindex only)."""
+        try:
+            return self._client.get_collection(name, embedding_function=None)
+        except Exception:
+            return None
+
+    def backends(self, org: str) -> set[str | None]:
+        """The embedder ids of an organization's live collections (two after a crash)."""
+        cols = [self._raw(_collection_name(org, kind)) for kind in KINDS]
+        return {(c.metadata or {}).get("embedder") for c in cols if c is not None}
+
+    def recover(self, org: str) -> None:
+        """Finish or undo what an interrupted :meth:`reembed` left behind."""
+        for kind in KINDS:
+            live = self._raw(_collection_name(org, kind))
+            retired = self._raw(_collection_name(org, kind, _RETIRED))
+            if retired is not None and live is None:  # crashed between the two renames
+                retired.modify(name=_collection_name(org, kind))
+            elif retired is not None:
+                self._client.delete_collection(retired.name)
+            if self._raw(_collection_name(org, kind, _STAGED)) is not None:
+                self._client.delete_collection(_collection_name(org, kind, _STAGED))
+        self._forget(org)
+
+    def _forget(self, org: str) -> None:
+        for kind in KINDS:
+            self._collections.pop(_collection_name(org, kind), None)
+
+    def reembed(
+        self,
+        org: str,
+        embed: Callable[[Sequence[str]], NDArray[np.float32]],
+        progress: Callable[[int, int], None] | None = None,
+    ) -> dict[Kind, int]:
+        """Rebuild an organization's collections with vectors from ``embed``.
+
+        Every item (record, hash, scalars, embedded text) is copied page by page
+        into staging collections tagged with this store's embedder; the live
+        collections are swapped out only once all are written. Interrupted, the
+        old collections stay live (or are restored by :meth:`recover`), so no
+        record is lost and running it again finishes the job.
+        """
+        self.recover(org)
+        found = {kind: self._raw(_collection_name(org, kind)) for kind in KINDS}
+        sources: dict[Kind, Any] = {k: c for k, c in found.items() if c is not None}
+        total = sum(int(c.count()) for c in sources.values())
+        done = 0
+        counts: dict[Kind, int] = {}
+        staged: dict[Kind, Any] = {}
+        for kind, src in sources.items():
+            dst = staged[kind] = self._client.create_collection(
+                _collection_name(org, kind, _STAGED),
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata={"embedder": self.embedder_id, "org": org, "kind": kind},
+                embedding_function=None,
+            )
+            counts[kind] = 0
+            offset = 0
+            while True:
+                got = src.get(include=["metadatas", "documents"], limit=_PAGE, offset=offset)
+                ids, docs = got["ids"], got["documents"] or []
+                if ids:
+                    vectors = embed(docs)
+                    for start in range(0, len(ids), self._max_batch):
+                        end = start + self._max_batch
+                        dst.upsert(
+                            ids=ids[start:end],
+                            embeddings=np.asarray(vectors[start:end], dtype=np.float32),
+                            documents=docs[start:end],
+                            metadatas=(got["metadatas"] or [])[start:end],
+                        )
+                    counts[kind] += len(ids)
+                    done += len(ids)
+                    if progress is not None:
+                        progress(done, total)
+                if len(ids) < _PAGE:
+                    break
+                offset += _PAGE
+        # swap: every staged collection is complete; retire the old ones, then drop them
+        self._forget(org)
+        for kind, dst in staged.items():
+            sources[kind].modify(name=_collection_name(org, kind, _RETIRED))
+            dst.modify(name=_collection_name(org, kind))
+        for kind in staged:
+            self._client.delete_collection(_collection_name(org, kind, _RETIRED))
+        return counts

@@ -29,7 +29,7 @@ def _register() -> None:
     # Importing a command module registers its commands on ``app``.
     from huddle_ai.cli import demo, records  # noqa: F401
 
-    for optional in ("suggest", "match", "jobs", "serve", "evals"):
+    for optional in ("suggest", "match", "jobs", "serve", "evals", "reindex"):
         try:
             __import__(f"huddle_ai.cli.{optional}")
         except ModuleNotFoundError as exc:

@@ -1,0 +1,79 @@
+"""Reindexing: re-embed every stored text of an organization with another embedder.
+
+Switching embedding backends (``torch`` to ``openvino``, or another model)
+changes every vector, and the store refuses to mix them
+(:class:`~huddle_ai.errors.BackendMismatchError`). A reindex rebuilds the
+organization's collections from what is stored: records, hashes and texts are
+kept, only the vectors change. Nothing needs to be re-imported. Run it while
+nothing else writes to the organization.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from huddle_ai.embeddings import Embedder, Progress
+from huddle_ai.errors import ConfigurationError, NotFoundError
+from huddle_ai.records import validate_org
+from huddle_ai.store import Store
+
+__all__ = ["ReindexReport", "reindex"]
+
+
+@dataclass
+class ReindexReport:
+    """What a reindex did; ``previous`` is the embedder the organization had."""
+
+    org: str
+    previous: list[str]
+    embedder: str
+    counts: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def reindexed(self) -> int:
+        return sum(self.counts.values())
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "org": self.org,
+            "previous": self.previous,
+            "embedder": self.embedder,
+            "reindexed": self.reindexed,
+            "counts": self.counts,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def reindex(
+    store: Store,
+    embedder: Embedder,
+    org: str,
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> ReindexReport:
+    """Re-embed ``org`` with ``embedder`` (the store must carry ``embedder.id``).
+
+    Does nothing when the organization already uses this embedder, unless
+    ``force``. An interrupted run loses nothing; running it again completes it.
+    """
+    validate_org(org)
+    if store.embedder_id != embedder.id:
+        raise ConfigurationError(
+            f"the store is tagged {store.embedder_id!r} but the embedder is {embedder.id!r}"
+        )
+    started = time.perf_counter()
+    store.recover(org)
+    previous = store.backends(org)
+    if not previous:
+        raise NotFoundError(f"organization {org!r} not found")
+    report = ReindexReport(org, sorted(str(p) for p in previous), embedder.id)
+    if previous == {embedder.id} and not force:
+        report.seconds = time.perf_counter() - started
+        return report
+    counts = store.reembed(org, lambda texts: embedder.embed(list(texts)), progress)
+    report.counts = {str(k): v for k, v in counts.items()}
+    report.seconds = time.perf_counter() - started
+    return report
