@@ -3,7 +3,9 @@ a real Redis-protocol server, bounded in time."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -40,9 +42,21 @@ def worker_env(redis_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
 
 def start_worker(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
     fh = log.open("ab")
+    # A session of its own, so a test can kill the worker with its scheduler child.
     return subprocess.Popen(
-        [sys.executable, "-m", "huddle_ai", "worker", *args], env=env, stdout=fh, stderr=fh
+        [sys.executable, "-m", "huddle_ai", "worker", *args],
+        env=env,
+        stdout=fh,
+        stderr=fh,
+        start_new_session=True,
     )
+
+
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the worker and its scheduler at once, like a lost machine."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(10)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -51,8 +65,8 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         try:
             proc.wait(15)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+            pass
+    kill_group(proc)  # and any scheduler child left behind
 
 
 def wait_until(
@@ -73,3 +87,9 @@ def state(conn: redis.Redis, job_id: str) -> str:
 
 def finished(conn: redis.Redis, *ids: str) -> Callable[[], bool]:
     return lambda: all(state(conn, j) in ("finished", "failed") for j in ids)
+
+
+def workers(conn: redis.Redis) -> int:
+    from rq import Worker
+
+    return int(Worker.count(connection=conn))
