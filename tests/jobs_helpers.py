@@ -62,10 +62,8 @@ def kill_group(proc: subprocess.Popen[bytes]) -> None:
 def stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.terminate()
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(15)
-        except subprocess.TimeoutExpired:
-            pass
     kill_group(proc)  # and any scheduler child left behind
 
 

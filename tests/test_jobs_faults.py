@@ -49,7 +49,7 @@ def test_worker_killed_mid_job_is_recovered_by_another(redis_url: str, tmp_path:
     conn = flushed(redis_url)
     env = worker_env(redis_url, tmp_path)
     log = tmp_path / "workers.log"
-    n = 8000
+    n = 3000
     bulk = [
         {
             "kind": "solution",
