@@ -199,6 +199,38 @@ class JobView(BaseModel):
     error: str | None = None
 
 
+# -- authentication -------------------------------------------------------------------
+
+
+def caller_org(
+    request: Request,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> str:
+    """The organization of the caller's API key (Bearer or X-API-Key), else 401."""
+    key = x_api_key
+    if key is None and authorization and authorization.lower().startswith("bearer "):
+        key = authorization[7:].strip()
+    ring: KeyRing = request.app.state.keys
+    org = ring.org_of(key) if key else None
+    if org is None:
+        raise HTTPException(401, "missing or unknown API key", {"WWW-Authenticate": "Bearer"})
+    return org
+
+
+Caller = Annotated[str, Depends(caller_org)]
+
+
+def org_scope(org: str, caller: Caller) -> str:
+    if org != caller:
+        raise HTTPException(403, "this API key is not for that organization")
+    return org
+
+
+Org = Annotated[str, Depends(org_scope)]
+IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+
+
 # -- the app ------------------------------------------------------------------------
 
 
@@ -211,26 +243,7 @@ def create_app(settings: Settings, *, conn: Redis, keys: KeyRing | None = None) 
         description="Feedback suggestions, peer matching and ingest as background jobs.",
     )
 
-    def caller_org(
-        authorization: Annotated[str | None, Header()] = None,
-        x_api_key: Annotated[str | None, Header()] = None,
-    ) -> str:
-        key = x_api_key
-        if key is None and authorization and authorization.lower().startswith("bearer "):
-            key = authorization[7:].strip()
-        org = ring.org_of(key) if key else None
-        if org is None:
-            raise HTTPException(401, "missing or unknown API key", {"WWW-Authenticate": "Bearer"})
-        return org
-
-    def org_scope(org: str, caller: Annotated[str, Depends(caller_org)]) -> str:
-        if org != caller:
-            raise HTTPException(403, "this API key is not for that organization")
-        return org
-
-    Org = Annotated[str, Depends(org_scope)]
-    Caller = Annotated[str, Depends(caller_org)]
-    IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+    app.state.keys = ring
 
     def submit(op: str, org: str, args: list[Any], body: _Body, key: str | None) -> JSONResponse:
         url = str(body.callback_url) if body.callback_url else None
