@@ -130,7 +130,7 @@ def test_malformed_json_and_oversized_body(api: tuple[str, redis.Redis, Settings
 def test_flow_idempotency_scoping_and_results(
     api: tuple[str, redis.Redis, Settings], fake_hai: HuddleAI
 ) -> None:
-    base, conn, settings = api
+    base, _, settings = api
     small = {"records": ALL[:5]}
     first = httpx.post(base + "/v1/orgs/acme/records", json={"records": ALL}, headers=auth(ACME))
     assert first.status_code == 202, first.text
