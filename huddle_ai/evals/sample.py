@@ -135,7 +135,9 @@ def _label(value: Any, name: str, where: str) -> float:
 
 
 def _describe(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"]) or "record"
-    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"field '{loc}': {first['msg']}{more}"
+    parts = []
+    for err in exc.errors()[:4]:
+        loc = ".".join(str(p) for p in err["loc"]) or "record"
+        parts.append(f"field '{loc}': {err['msg']}")
+    more = f" (+{exc.error_count() - 4} more)" if exc.error_count() > 4 else ""
+    return "; ".join(parts) + more
