@@ -162,21 +162,41 @@ class SuggestBody(_Body):
         return self
 
 
+Pair = tuple[str, str]
+
+
 class MatchBody(_Body):
     huddle_id: str
-    reviewers_per_solution: int = Field(3, ge=1, le=20)
-    min_load: int | None = Field(None, ge=0)
-    max_load: int | None = Field(None, ge=1)
+    k: int = Field(3, ge=1, le=20, description="Reviewers per solution.")
+    min_load: int = Field(0, ge=0, description="Fewest reviews per reviewer.")
+    max_load: int = Field(3, ge=1, le=100, description="Most reviews per reviewer.")
+    reviewers: list[str] | None = Field(None, description="Eligible reviewers; all when absent.")
+    same_team_conflict: bool = False
+    do_not_pair: list[Pair] = Field(default_factory=list, description="(reviewer, author) pairs.")
+    forced: list[Pair] = Field(default_factory=list, description="(reviewer, solution) pairs.")
+    fairness: bool = Field(False, description="Raise the worst-off solution's affinity first.")
+    floor: float | None = None
 
 
 class PartnersBody(_Body):
+    learners: list[str] | None = None
     huddle_id: str | None = None
     group_size: int = Field(2, ge=2, le=10)
+    same_team_conflict: bool = False
+    do_not_pair: list[Pair] = Field(default_factory=list)
+    past_pairs: list[Pair] = Field(default_factory=list)
+    avoid_repeats: bool = True
 
 
 class NextReviewersBody(_Body):
     solution_id: str
-    k: int = Field(1, ge=1, le=20)
+    n: int = Field(1, ge=1, le=20)
+    open_loads: dict[str, int] | None = None
+    max_load: int = Field(3, ge=1, le=100)
+    reviewers: list[str] | None = None
+    exclude: list[str] = Field(default_factory=list)
+    same_team_conflict: bool = False
+    do_not_pair: list[Pair] = Field(default_factory=list)
 
 
 class Accepted(BaseModel):

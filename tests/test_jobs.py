@@ -4,6 +4,7 @@ transient errors, org-scoped look-ups, cancel and requeue."""
 
 from __future__ import annotations
 
+import json
 import signal
 from pathlib import Path
 from typing import Any
@@ -168,3 +169,24 @@ def test_delete_jobs_are_idempotent(
     assert one["found"] is True and one["solutions"] >= 1
     assert two == {"found": False, "org": "acme", "learner_id": "l-ana"}
     assert not fake_hai.store.find("acme", "solution", {"learner_id": "l-ana"})
+
+
+def test_matching_jobs_call_the_engine(
+    conn: redis.Redis, settings: Settings, fake_hai: HuddleAI
+) -> None:
+    fake_hai.ingest("acme", RECORDS)
+    huddle = SOLUTIONS[0]["huddle_id"]
+    match = jobs.enqueue_match(conn, "acme", {"huddle_id": huddle, "k": 1, "max_load": 5})
+    pairs = jobs.enqueue_partners(conn, "acme", {"group_size": 2})
+    pick = jobs.enqueue_next_reviewers(conn, "acme", {"solution_id": SOLUTIONS[0]["id"]})
+    drain(settings, fake_hai)
+    assert jobs.status(conn, match)["queue"] == "bulk"
+    assert jobs.status(conn, pick)["queue"] == "interactive"
+    for job_id in (match, pairs, pick):
+        info = jobs.status(conn, job_id)
+        assert info["status"] == "finished", info
+        assert json.dumps(info["result"])  # plain JSON
+    authors = {s["id"]: s["learner_id"] for s in SOLUTIONS if s["huddle_id"] == huddle}
+    reviews = jobs.status(conn, match)["result"]["reviews"]
+    assert sorted(r["solution_id"] for r in reviews) == sorted(authors)  # k=1 each
+    assert all(r["reviewer_id"] != authors[r["solution_id"]] and r["reason"] for r in reviews)
