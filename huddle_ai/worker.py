@@ -65,7 +65,7 @@ def _no_retry_unless_transient(job: Job, exc_type: Any, exc: Any, tb: Any) -> bo
     """rq exception handler: spend retries on transient failures only."""
     if not jobs.is_transient(exc) and job.retries_left:
         job.meta["retries"] = int(job.meta.get("max_retries", 0)) - job.retries_left
-        job.save_meta()
+        job.save_meta()  # type: ignore[no-untyped-call]
         job.retries_left = 0
     return True
 
