@@ -49,8 +49,11 @@ def generator_identity(generator: Generator) -> dict[str, Any]:
                 ident["params"][attr] = getattr(generator, attr)
     else:
         ident["code_hash"] = _code_hash()
+        # public scalar attributes are configuration; private ones are state (memos, counters)
         ident["params"] = {
-            k: v for k, v in vars(generator).items() if isinstance(v, (int, float, str, bool))
+            k: v
+            for k, v in vars(generator).items()
+            if not k.startswith("_") and isinstance(v, (int, float, str, bool))
         }
     return ident
 
