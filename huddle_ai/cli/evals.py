@@ -196,6 +196,7 @@ def score_cmd(
     except OSError as exc:
         raise InvalidInputError(f"cannot read {file}: {exc.strerror}") from exc
     records: list[dict[str, Any]] = []
+    labels: list[dict[str, float]] = []
     for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -211,12 +212,9 @@ def score_cmd(
                 "value": s.value if s.applicable else None,
                 "explanation": s.explanation,
             }
-        rec["_labels"] = sample.labels
+        labels.append(sample.labels)
         records.append(rec)
-    lines = []
-    for rec in records:
-        rec.pop("_labels")
-        lines.append(json.dumps(rec, ensure_ascii=False))
+    lines = [json.dumps(rec, ensure_ascii=False) for rec in records]
     payload = "\n".join(lines) + ("\n" if lines else "")
     if out is None:
         typer.echo(payload, nl=False)
@@ -224,12 +222,10 @@ def score_cmd(
         out.write_text(payload, encoding="utf-8")
     for info in infos:
         pairs = []
-        for rec in records:
-            label = (rec.get("labels") or {}).get(info.name)
+        for rec, lab in zip(records, labels, strict=True):
             value = rec["scores"][info.name]["value"]
-            if label is not None and value is not None:
-                lab = Sample.from_record({"feedback": "", "labels": {"x": label}}).labels["x"]
-                pairs.append((lab, float(value)))
+            if info.name in lab and value is not None:
+                pairs.append((lab[info.name], float(value)))
         if pairs:
             labs, vals = [p[0] for p in pairs], [p[1] for p in pairs]
             a = auc(labs, vals)
