@@ -10,15 +10,17 @@ the same way: one centroid per huddle plus noise.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from numpy.typing import NDArray
 
-from huddle_ai.records import Criterion, Huddle, Learner, Solution
+from huddle_ai.records import AuthorRole, Criterion, Feedback, Huddle, Learner, Level, Solution
+from huddle_ai.store import Store
 
-__all__ = ["Corpus", "clustered_vectors", "make_corpus", "texts"]
+__all__ = ["Corpus", "clustered_vectors", "load", "make_corpus", "texts"]
 
 SEED = 20240607
 
@@ -111,23 +113,58 @@ def texts(n: int, seed: int = SEED, topics: int = len(_TOPICS)) -> list[str]:
     return [_text(rng, i % topics) for i in range(n)]
 
 
+_PRAISE = [
+    "You backed the change with a clear baseline.",
+    "The plan names a concrete next step and an owner.",
+    "Good use of the customer interviews as evidence.",
+]
+_ADVICE = [
+    "Say how you will measure success next month.",
+    "The evidence is thin: add numbers from before and after.",
+    "Name one risk and how you would notice it early.",
+    "Link the action items to the goal of the huddle.",
+]
+
+
+def _feedback(rng: random.Random, i: int, solution: Solution, learners: int) -> Feedback:
+    levels = [Level.MET, Level.PARTIAL, Level.NOT_MET]
+    evidence, plan = rng.choice(levels), rng.choice(levels)
+    overall = evidence if evidence == plan else Level.PARTIAL
+    facilitator = rng.random() < 0.2
+    return Feedback(
+        id=f"f{i:06d}",
+        solution_id=solution.id,
+        author_id=f"l{rng.randrange(learners):04d}",
+        author_role=AuthorRole.FACILITATOR if facilitator else AuthorRole.PEER,
+        text=f"{rng.choice(_PRAISE)} {rng.choice(_ADVICE)} {rng.choice(_ADVICE)}",
+        helpfulness=round(rng.random(), 2),
+        rubric={"evidence": evidence, "plan": plan},
+        assessment=overall,
+        created_at=solution.created_at + timedelta(days=1),
+    )
+
+
 @dataclass(frozen=True)
 class Corpus:
     huddles: list[Huddle]
     learners: list[Learner]
     solutions: list[Solution]
+    feedback: list[Feedback]
 
     @property
-    def records(self) -> list[Huddle | Learner | Solution]:
-        return [*self.huddles, *self.learners, *self.solutions]
+    def records(self) -> list[Huddle | Learner | Solution | Feedback]:
+        return [*self.huddles, *self.learners, *self.solutions, *self.feedback]
 
     def huddle_index(self) -> NDArray[np.int64]:
         pos = {h.id: i for i, h in enumerate(self.huddles)}
         return np.array([pos[s.huddle_id] for s in self.solutions], dtype=np.int64)
 
 
-def make_corpus(n: int, *, huddles: int = 20, learners: int = 200, seed: int = SEED) -> Corpus:
-    """An organization with ``n`` solutions spread over ``huddles`` huddles."""
+def make_corpus(
+    n: int, *, huddles: int = 20, learners: int = 200, feedback: float = 0.0, seed: int = SEED
+) -> Corpus:
+    """An organization with ``n`` solutions over ``huddles`` huddles and, on a
+    ``feedback`` share of them, one labelled feedback item each."""
     rng = random.Random(seed)
     hs = [
         Huddle(
@@ -174,17 +211,51 @@ def make_corpus(n: int, *, huddles: int = 20, learners: int = 200, seed: int = S
                 created_at=start + timedelta(minutes=i),
             )
         )
-    return Corpus(hs, ls, ss)
+    fb = [_feedback(rng, i, s, learners) for i, s in enumerate(ss) if rng.random() < feedback]
+    return Corpus(hs, ls, ss, fb)
 
 
 def clustered_vectors(
-    cluster: NDArray[np.int64], dim: int = 384, *, spread: float = 0.6, seed: int = SEED
+    cluster: NDArray[np.int64],
+    dim: int = 384,
+    *,
+    spread: float = 0.6,
+    seed: int = SEED,
+    noise_seed: int = 0,
+    clusters: int | None = None,
 ) -> NDArray[np.float32]:
     """Unit vectors around one random centroid per cluster (huddle)."""
     rng = np.random.default_rng(seed)
-    centroids = rng.standard_normal((int(cluster.max()) + 1, dim)).astype(np.float32)
+    count = clusters if clusters is not None else int(cluster.max()) + 1
+    centroids = rng.standard_normal((count, dim)).astype(np.float32)
+    if noise_seed:  # same centroids, other points (e.g. queries)
+        rng = np.random.default_rng([seed, noise_seed])
     centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
     noise = rng.standard_normal((len(cluster), dim)).astype(np.float32) / np.sqrt(dim)
     out = centroids[cluster] + spread * noise
     out /= np.linalg.norm(out, axis=1, keepdims=True)
     return np.asarray(out, dtype=np.float32)
+
+
+def load(
+    store: Store, org: str, corpus: Corpus, *, seed: int = SEED, noise_seed: int = 0
+) -> NDArray[np.float32]:
+    """Bulk-load a corpus with clustered synthetic vectors (no embedding); returns
+    the solution vectors. Feedback vectors sit near their solution's."""
+    cluster = corpus.huddle_index()
+    vectors = clustered_vectors(
+        cluster, seed=seed, noise_seed=noise_seed, clusters=len(corpus.huddles)
+    )
+    row = {s.id: i for i, s in enumerate(corpus.solutions)}
+    n_h, n_l = len(corpus.huddles), len(corpus.learners)
+    side: list[tuple[Sequence[Huddle | Learner | Solution | Feedback], NDArray[np.float32]]] = [
+        (corpus.huddles, clustered_vectors(np.arange(n_h), seed=seed, spread=0.0)),
+        (corpus.learners, clustered_vectors(np.zeros(n_l, np.int64), seed=seed + 1)),
+        (corpus.solutions, vectors),
+        (corpus.feedback, vectors[[row[f.solution_id] for f in corpus.feedback]]),
+    ]
+    for records, vecs in side:
+        if records:
+            hashes = [r.content_hash() for r in records]
+            store.upsert(org, records[0].kind, records, vecs, hashes)
+    return vectors
