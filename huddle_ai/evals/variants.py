@@ -24,18 +24,20 @@ class Variant:
 
 
 GeneratorFactory = Callable[[Variant], Generator]
+BASELINES = ("nn_copy", "always_met")
 
 
 def parse_variants(generators: Sequence[str], prompts: Sequence[str]) -> list[Variant]:
     """The matrix: prompt versions apply to the llm generator; grounded has no prompt."""
     out: list[Variant] = []
     for name in dict.fromkeys(generators):
-        if name == "grounded":
-            out.append(Variant("grounded"))
+        if name in ("grounded", *BASELINES):
+            out.append(Variant(name))
         elif name == "llm":
             out.extend(Variant("llm", p) for p in dict.fromkeys(prompts))
         else:
-            raise InvalidInputError(f"unknown generator {name!r} (known: grounded, llm)")
+            known = ", ".join(["grounded", "llm", *BASELINES])
+            raise InvalidInputError(f"unknown generator {name!r} (known: {known})")
     if not out:
         raise InvalidInputError("no variants to run: name at least one generator")
     return out
@@ -45,6 +47,10 @@ def generator_factory(settings: Settings, embedder: Embedder) -> GeneratorFactor
     """Build generators from settings (called at the edge: CLI, CI)."""
 
     def make(variant: Variant) -> Generator:
+        if variant.generator in BASELINES:
+            from huddle_ai.evals.baselines import AlwaysMet, NearestCopy
+
+            return NearestCopy() if variant.generator == "nn_copy" else AlwaysMet()
         if variant.generator == "grounded":
             from huddle_ai.generators.grounded import GroundedGenerator
 
