@@ -336,6 +336,7 @@ def test_agreement_statistics() -> None:
     assert auc([1, 1, 0, 0], [0.1, 0.2, 0.8, 0.9]) == 0.0
     assert auc([1, 0], [0.5, 0.5]) == 0.5
     assert math.isnan(auc([1, 1], [0.2, 0.3]))
-    assert mean_std([1.0, 3.0]) == (2.0, pytest.approx(math.sqrt(2)))
+    m, sd = mean_std([1.0, 3.0])
+    assert m == 2.0 and sd == pytest.approx(math.sqrt(2))
     with pytest.raises(ValueError):
         accuracy([1], [1, 2])
