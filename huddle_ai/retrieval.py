@@ -86,7 +86,9 @@ def similar(
         assert isinstance(got, Huddle)
         huddle = got
 
-    vector = embedder.embed([text or ""])
+    # a stored solution already has its vector (same embedder, the store checks): no re-encode
+    stored = store.embeddings(org, "solution", [exclude]).get(exclude) if exclude else None
+    vector = stored[None, :] if stored is not None else embedder.embed([text or ""])
     hits = _search(store, org, vector, k, huddle_id, exclude)
     fb = feedback_for(store, org, [h.record.id for h in hits])
     neighbors = [
