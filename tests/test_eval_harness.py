@@ -447,6 +447,9 @@ def test_baseline_generators(fake_hai: HuddleAI, tmp_path: Path) -> None:
     copied = k3["outputs"]["nn_copy"][0]["suggestion"]
     assert copied["text"].startswith("Clear timeline from 09:02") and copied["assessment"] == "met"
     assert copied["citations"][0] == "feedback:f1"
+    # baselines are not gated by thresholds
+    result["thresholds"] = {"assessment_accuracy": 0.99}
+    assert apply_gate(result, None, fail_on_regression=False) == []
 
 
 def test_judge_unusable_reply_is_not_applicable(tmp_path: Path) -> None:

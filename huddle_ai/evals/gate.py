@@ -47,9 +47,12 @@ def _mean(run: dict[str, Any], variant: str, metric: str) -> float | None:
 
 
 def thresholds(run: dict[str, Any]) -> list[Finding]:
-    """Metrics of any variant past the suite's absolute thresholds."""
+    """Metrics of any variant (except the baselines) past the suite's absolute thresholds."""
+    from huddle_ai.evals.variants import BASELINES
+
     out = []
-    for variant in run["variants"]:
+    # baselines are reference points to beat, not candidates to ship
+    for variant in [v for v in run["variants"] if v not in BASELINES]:
         for metric, limit in run.get("thresholds", {}).items():
             value = _mean(run, variant, metric)
             if value is None:
