@@ -230,7 +230,7 @@ def knn_vote(
     levels: Sequence[float],
     weights: Sequence[float],
     k: int = 7,
-    temperature: float = 0.05,
+    temperature: float = 0.2,
 ) -> float | None:
     """Similarity-weighted mean level score (0..1) of the ``k`` most similar labelled solutions."""
     if len(levels) == 0:

@@ -26,7 +26,7 @@ def _org(hai: HuddleAI) -> None:
                 id="c-inval",
                 name="Invalidation",
                 description="Explains how stale entries are invalidated.",
-                exemplar="Entries expire after a TTL, writes evict the key, events purge related keys.",
+                exemplar="Entries expire after a TTL, writes evict the key, events purge keys.",
             ),
             Criterion(id="c-metrics", name="Metrics", description="Names the hit-rate target."),
         ],
