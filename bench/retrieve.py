@@ -1,7 +1,7 @@
 """Benchmark: retrieval and context building against a raw Chroma query plus one encode.
 
 One organization grows to each size in ``--n`` (default 10k, then 100k
-solutions, 20 huddles, feedback on 30% of them). Stored vectors are synthetic,
+solutions, 20 huddles, feedback on 20% of them). Stored vectors are synthetic,
 clustered by huddle (loading real embeddings for 100k texts would take an
 hour here), so the same-huddle head-room logic meets realistic neighbourhoods.
 Every query is a new ~400-char text: its encode is real (the configured model),
@@ -80,9 +80,9 @@ def timed(fn: Callable[[], Any]) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", default="10000,100000", help="comma-separated solution counts")
-    ap.add_argument("--queries", type=int, default=100)
+    ap.add_argument("--queries", type=int, default=60)
     ap.add_argument("--k", type=int, default=5)
-    ap.add_argument("--feedback", type=float, default=0.3, help="share of solutions with feedback")
+    ap.add_argument("--feedback", type=float, default=0.2, help="share of solutions with feedback")
     args = ap.parse_args()
     sizes = sorted(int(x) for x in args.n.split(","))
     info = machine()

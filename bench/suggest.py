@@ -1,7 +1,7 @@
 """Benchmark: end-to-end grounded suggestions (offline generator) at 10k and 100k solutions.
 
 The organization is the retrieve benchmark's (synthetic vectors clustered by
-huddle, 20 huddles, feedback on 30% of solutions). Every text the engine
+huddle, 20 huddles, feedback on 20% of solutions). Every text the engine
 embeds is really encoded by the configured model; stored solutions then get
 their synthetic vector back, so retrieval sees realistic neighbourhoods.
 Suggestions are asked for stored solutions of ``--huddles`` huddles. The first
@@ -55,9 +55,9 @@ class PinnedOrReal(Embedder):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", default="10000,100000", help="comma-separated solution counts")
-    ap.add_argument("--queries", type=int, default=30, help="warm suggestions per size")
+    ap.add_argument("--queries", type=int, default=20, help="warm suggestions per size")
     ap.add_argument("--huddles", type=int, default=2, help="huddles the suggestions come from")
-    ap.add_argument("--feedback", type=float, default=0.3)
+    ap.add_argument("--feedback", type=float, default=0.2)
     ap.add_argument("--backend", choices=["torch", "openvino"], default="torch")
     args = ap.parse_args()
     sizes = sorted(int(x) for x in args.n.split(","))
