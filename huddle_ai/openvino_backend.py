@@ -17,12 +17,14 @@ import hashlib
 import os
 import shutil
 import tempfile
+import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
 from huddle_ai.embeddings import Embedder, Vectors, default_model_path, normalize
 from huddle_ai.errors import ConfigurationError
@@ -101,12 +103,22 @@ class OpenVINOEmbedder(Embedder):
         self.precision = precision
         self._max_len = self._read_max_len(path)
         ov_model = self._load(core, path, cache_dir)
+        # two compilations of one model: all cores on one request for a single batch
+        # (query latency), one stream per core for many batches (ingest throughput)
         self._compiled = core.compile_model(
             ov_model,
             "CPU",
             {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY"},
         )
         self._request = self._compiled.create_infer_request()
+        self._bulk = core.compile_model(
+            ov_model,
+            "CPU",
+            {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "THROUGHPUT"},
+        )
+        self._queue = ov.AsyncInferQueue(self._bulk)
+        self._queue.set_callback(self._collect)
+        self._lock = threading.Lock()  # one request and one queue: serve one caller at a time
         self._inputs = {i.get_any_name() for i in self._compiled.inputs}
         self._tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self._tokenizer.no_padding()
@@ -171,24 +183,47 @@ class OpenVINOEmbedder(Embedder):
     def embed_batch(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            return self._embed_locked(texts)
+
+    def _embed_locked(self, texts: Sequence[str]) -> Vectors:
         encodings = self._tokenizer.encode_batch(list(texts))  # tokenize once
         # like sentence-transformers: batch similar lengths together to minimise padding
         order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            out[idx] = self._run([encodings[i] for i in idx])
+        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        if len(batches) == 1:
+            ids, mask = self._feed([encodings[i] for i in batches[0]])
+            out[batches[0]] = _pool(self._request.infer(self._inputs_of(ids, mask))[0], mask)
+            return out
+        for idx in batches:
+            ids, mask = self._feed([encodings[i] for i in idx])
+            self._queue.start_async(self._inputs_of(ids, mask), (out, idx, mask))
+        self._queue.wait_all()
         return out
 
-    def _run(self, encodings: Sequence[Any]) -> Vectors:
+    @staticmethod
+    def _collect(request: Any, userdata: tuple[Vectors, Any, Any]) -> None:
+        out, idx, mask = userdata
+        out[idx] = _pool(request.get_output_tensor(0).data, mask)
+
+    @staticmethod
+    def _feed(encodings: Sequence[Any]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         width = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(encodings), width), dtype=np.int64)
         mask = np.zeros((len(encodings), width), dtype=np.int64)
         for row, enc in enumerate(encodings):
             ids[row, : len(enc.ids)] = enc.ids
             mask[row, : len(enc.ids)] = 1
+        return ids, mask
+
+    def _inputs_of(self, ids: NDArray[np.int64], mask: NDArray[np.int64]) -> dict[str, Any]:
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        hidden = self._request.infer({k: v for k, v in feed.items() if k in self._inputs})[0]
-        weights = mask[..., None].astype(np.float32)
-        pooled = (np.asarray(hidden, dtype=np.float32) * weights).sum(axis=1)
-        return normalize(pooled / np.maximum(weights.sum(axis=1), 1e-9))
+        return {k: v for k, v in feed.items() if k in self._inputs}
+
+
+def _pool(hidden: Any, mask: NDArray[np.int64]) -> Vectors:
+    """Mean over real tokens, then unit length (the model's pooling and Normalize)."""
+    weights = mask[..., None].astype(np.float32)
+    pooled = (np.asarray(hidden, dtype=np.float32) * weights).sum(axis=1)
+    return normalize(pooled / np.maximum(weights.sum(axis=1), 1e-9))

@@ -131,3 +131,14 @@ def test_reindex_from_torch_to_openvino_keeps_the_neighbours(
     }
     overlap = np.mean([len(set(before[p]) & set(after[p])) / 5 for p in probes])
     assert overlap >= 0.9
+
+
+def test_concurrent_callers_get_their_own_vectors(ov: OpenVINOEmbedder) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    batches = [[f"text {i} {j} about retros and pricing" for j in range(40)] for i in range(4)]
+    expected = [ov.embed(b) for b in batches]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(ov.embed, batches))
+    for e, g in zip(expected, got, strict=True):
+        np.testing.assert_allclose(g, e, atol=1e-6)
