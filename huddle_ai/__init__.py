@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from huddle_ai.context import ContextItem, FeedbackContext
 from huddle_ai.embeddings import Embedder, FakeEmbedder, SentenceTransformerEmbedder
 from huddle_ai.engine import DeletionReport, HuddleAI
 from huddle_ai.errors import (
@@ -25,7 +28,6 @@ from huddle_ai.errors import (
 from huddle_ai.formats import Parsed, parse_csv, parse_jsonl, read_file, write_jsonl
 from huddle_ai.ingest import IngestReport
 from huddle_ai.prompts import Prompt, load_prompt
-from huddle_ai.reindex import ReindexReport
 from huddle_ai.records import (
     AuthorRole,
     Criterion,
@@ -36,21 +38,37 @@ from huddle_ai.records import (
     Solution,
     validate_org,
 )
+from huddle_ai.reindex import ReindexReport
 from huddle_ai.retrieval import Neighbor, SimilarResult
 from huddle_ai.settings import Settings
 from huddle_ai.store import Store
+from huddle_ai.suggestion import CriterionAssessment, FeedbackSuggestion, Suggestion
+
+if TYPE_CHECKING:
+    from huddle_ai.matching import (
+        Affinity,
+        NextReviewers,
+        PartnerMatching,
+        ReviewAssignment,
+        Weights,
+    )
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Affinity",
     "AuthorRole",
     "BackendMismatchError",
     "ConfigurationError",
+    "ContextItem",
     "Criterion",
+    "CriterionAssessment",
     "DeletionReport",
     "Embedder",
     "FakeEmbedder",
     "Feedback",
+    "FeedbackContext",
+    "FeedbackSuggestion",
     "GenerationError",
     "Huddle",
     "HuddleAI",
@@ -66,19 +84,24 @@ __all__ = [
     "LineError",
     "MissingVariablesError",
     "Neighbor",
+    "NextReviewers",
     "NotFoundError",
     "Parsed",
+    "PartnerMatching",
     "Prompt",
     "PromptError",
     "ReindexReport",
+    "ReviewAssignment",
     "SentenceTransformerEmbedder",
     "Settings",
     "SimilarResult",
     "Solution",
     "Store",
     "StoreError",
+    "Suggestion",
     "TransientError",
     "UnknownVariablesError",
+    "Weights",
     "__version__",
     "load_prompt",
     "parse_csv",
@@ -87,3 +110,15 @@ __all__ = [
     "validate_org",
     "write_jsonl",
 ]
+
+
+# Matching pulls in SciPy and OR-Tools; load it only when one of its names is used.
+_LAZY = {"Affinity", "NextReviewers", "PartnerMatching", "ReviewAssignment", "Weights"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        from huddle_ai import matching
+
+        return getattr(matching, name)
+    raise AttributeError(f"module 'huddle_ai' has no attribute {name!r}")
