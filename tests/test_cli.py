@@ -101,3 +101,13 @@ def test_real_subprocess_exit_code_and_no_traceback(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "line 1 (id 's-1')" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("argv", [["ingest"], ["similar", "--org", "acme", "--bogus"], ["nope"]])
+def test_usage_errors_exit_2_without_traceback(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(argv) == 2
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err + captured.out
+    assert "Usage: huddle-ai" in captured.err + captured.out

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 from pydantic import ValidationError
 
@@ -27,32 +26,34 @@ app = typer.Typer(
 
 def _register() -> None:
     # Importing a command module registers its commands on ``app``.
-    from huddle_ai.cli import demo, records  # noqa: F401
-
-    for optional in ("suggest", "match", "jobs", "serve", "evals", "reindex"):
-        try:
-            __import__(f"huddle_ai.cli.{optional}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"huddle_ai.cli.{optional}":
-                raise
+    from huddle_ai.cli import (  # noqa: F401
+        demo,
+        evals,
+        jobs,
+        match,
+        records,
+        reindex,
+        serve,
+        suggest,
+    )
 
 
 def run(argv: list[str] | None = None) -> int:
-    """Run the CLI and return its exit code (used by ``main`` and the tests)."""
+    """Run the CLI and return its exit code (used by ``main`` and the tests).
+
+    Usage errors are reported by the command-line parser itself (standalone mode:
+    usage line plus the error, exit code 2); errors raised by the library become
+    one ``error: ...`` line.
+    """
     _register()
     try:
-        result = app(args=argv, prog_name="huddle-ai", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
-        typer.echo("aborted", err=True)
-        return 130
+        app(args=argv, prog_name="huddle-ai", standalone_mode=True)
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
     except HuddleAIError as exc:
         typer.echo(f"error: {exc}", err=True)
-        return 1 if not isinstance(exc, InvalidInputError) else 2
+        return 2 if isinstance(exc, InvalidInputError) else 1
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
@@ -60,7 +61,7 @@ def run(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    return int(result) if isinstance(result, int) else 0
+    return 0
 
 
 def main() -> None:
