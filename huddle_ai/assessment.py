@@ -23,8 +23,10 @@ from huddle_ai.records import Level
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
+    "Checklist",
     "PointScore",
     "Thresholds",
+    "checklist",
     "content_words",
     "fit_thresholds",
     "key_points",
@@ -57,6 +59,8 @@ _CLAUSE = re.compile(r",\s*|\s+(?:whereas|while|because|which|so that|but)\s+")
 _POINT_CLAUSE = re.compile(r",\s*(?:and\s+)?|\s+whereas\s+")
 _CONTINUATION = frozenset(("which", "that", "who", "so", "and", "or", "but", "then", "thus"))
 _LABEL = re.compile(r"^\s*key points?\s*:\s*", re.IGNORECASE)
+_KEY_POINTS = re.compile(r"\bkey points?\s*:\s*", re.IGNORECASE)
+_LIST_SEP = re.compile(r"[,;]\s*(?![^()]*\))")  # commas outside parentheses
 
 
 def _stem(word: str) -> str:
@@ -111,6 +115,33 @@ def key_points(text: str) -> list[str]:
             merged = merged[1:]
         points.extend(m for m in merged if content_words(m))
     return points or ([text.strip()] if text.strip() else [])
+
+
+@dataclass(frozen=True)
+class Checklist:
+    """What a criterion is judged on.
+
+    With a ``Key points:`` list in the exemplar, the listed points are the
+    checklist and the text before it is only an illustration (``explicit``).
+    Otherwise the reference's own clauses are the checklist.
+    """
+
+    points: list[str]
+    explicit: bool
+    example: str | None = None
+
+
+def checklist(text: str) -> Checklist:
+    """The checklist of a criterion's exemplar (or description)."""
+    m = _KEY_POINTS.search(text)
+    if m is None:
+        return Checklist(key_points(text), explicit=False)
+    items = [i.strip(" .;:") for i in _LIST_SEP.split(text[m.end() :].strip())]
+    items = [i for i in items if content_words(i)]
+    example = text[: m.start()].strip() or None
+    if not items:
+        return Checklist(key_points(text), explicit=False)
+    return Checklist(items, explicit=True, example=example)
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,9 @@ class LabelledSolution(BaseModel):
     assessment: Level | None = None
     rubric: dict[str, Level] = Field(default_factory=dict)
     weight: float = Field(1.0, description="Trust in the label (facilitator labels weigh more).")
+    vector: list[float] | None = Field(
+        None, exclude=True, description="The stored embedding of the text, when known."
+    )
 
 
 class FeedbackContext(BaseModel):
@@ -71,6 +74,10 @@ class FeedbackContext(BaseModel):
     history: list[LabelledSolution] = Field(
         default_factory=list,
         description="Labelled past solutions of the huddle (not citable, not sent to a model).",
+    )
+    other_names: list[str] = Field(
+        default_factory=list,
+        description="Display names of the org's other learners (never to appear in output).",
     )
 
     def item_ids(self) -> set[str]:
@@ -227,15 +234,26 @@ def _history(
     sols.sort(key=lambda s: (s.created_at, s.id), reverse=True)
     sols = sols[:limit]
     fb = feedback_for(store, org, [s.id for s in sols])
-    out: list[LabelledSolution] = []
+    labelled = []
     for s in sorted(sols, key=lambda s: s.id):
         assessment, rubric, weight = label_of(fb.get(s.id, []))
         if assessment is not None or rubric:
-            out.append(
-                LabelledSolution(
-                    id=s.id, text=s.text, assessment=assessment, rubric=rubric, weight=weight
-                )
+            labelled.append((s, assessment, rubric, weight))
+    # the stored vectors spare a generator from re-embedding the whole history
+    vectors = store.embeddings(org, "solution", [s.id for s, *_ in labelled])
+    out: list[LabelledSolution] = []
+    for s, assessment, rubric, weight in labelled:
+        vec = vectors.get(s.id)
+        out.append(
+            LabelledSolution(
+                id=s.id,
+                text=s.text,
+                assessment=assessment,
+                rubric=rubric,
+                weight=weight,
+                vector=None if vec is None else vec.tolist(),
             )
+        )
     return out
 
 
@@ -268,10 +286,9 @@ def build_context(
         huddle = result.huddle
     if not isinstance(huddle, Huddle):
         raise InvalidInputError("a suggestion on new text needs the huddle id (huddle_id)")
-    learner_name: str | None = None
-    if learner_id is not None:
-        learner = store.get(org, "learner", [learner_id]).get(learner_id)
-        learner_name = learner.display_name if isinstance(learner, Learner) else None
+    learners = [r for r in store.all(org, "learner") if isinstance(r, Learner)]
+    learner_name = next((r.display_name for r in learners if r.id == learner_id), None)
+    other_names = sorted({r.display_name for r in learners if r.id != learner_id})
 
     items = _huddle_items(huddle) + _neighbour_items(result.neighbors, feedback_per_solution)
     kept, tokens, dropped = _pack(items, token_budget)
@@ -287,4 +304,5 @@ def build_context(
         tokens=tokens,
         dropped=dropped,
         history=_history(store, org, huddle.id, solution_id, history_limit),
+        other_names=other_names,
     )

@@ -9,6 +9,8 @@
   data; the text is escaped so it cannot close the tag itself.
 - :func:`leaks_prompt` spots output that repeats a long verbatim span of the
   system prompt (an injection echo).
+- :func:`instruction_sentences` finds sentences of learner text that address
+  the AI or the grader (prompt injection), so they are never quoted or judged.
 """
 
 from __future__ import annotations
@@ -18,7 +20,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
-__all__ = ["Redactor", "delimit", "escape", "is_local_url", "leaks_prompt", "should_redact"]
+__all__ = [
+    "Redactor",
+    "delimit",
+    "escape",
+    "instruction_sentences",
+    "is_local_url",
+    "leaks_prompt",
+    "should_redact",
+    "without_instructions",
+]
 
 EMAIL = "[email]"
 PHONE = "[phone]"
@@ -148,3 +159,54 @@ def leaks_prompt(output: str, prompt: str, span: int = 12) -> bool:
     grams = {tuple(words[i : i + span]) for i in range(len(words) - span + 1)}
     out = _words(output)
     return any(tuple(out[i : i + span]) in grams for i in range(len(out) - span + 1))
+
+
+# Sentences that address the model or the grader rather than describe the work.
+_INJECTION = re.compile(
+    "|".join(
+        (
+            r"\b(?:ignore|ignora|disregard|forget|override)\b[^.!?]{0,60}"
+            r"\b(?:instructions?|instrucciones|rules?|rubric|prior|previous|above|huddle|"
+            r"guidelines?|everything|text)\b",
+            r"\b(?:you are now|system prompt|hidden prompt|your instructions|new instructions|"
+            r"new rule|override\b|jailbreak|dan mode|as an ai|the grader|assessment\s*=|"
+            r"tell the learner|when you write|already approved)",
+            r"^\W*(?:system|assistant|ai|grader|admin)\b\s*[:,]",
+            r"^\W*(?:say|reply|respond|output|write|print|answer|end|begin|start|confirm)\b"
+            r"[^.!?]{0,30}['\"\u2018\u201c]",
+            r"^\W*(?:write|say|output|reply|respond|answer)\b[^.!?]*\binstead\b",
+            r"\b(?:mark|grade|rate|score|set|give|assess)\w*\b[^.!?]{0,50}"
+            r"(?:\bas met\b|\bto met\b|\bas correct\b|\bhighest\b|\btop marks\b|\d stars|"
+            r"\bfull marks\b|10/10|\bas perfect\b)",
+            r"\b(?:final assessment|do not question it|must not mention|nothing to improve)\b",
+            r"\b(?:reply|respond|answer|say|output|write|print|repeat|translate|include|list|"
+            r"tell me|dump|reveal|disclose|decode|confirm|begin|start|end)\b.{0,120}?"
+            r"\b(?:prompt|instructions|context items|other learners?|other organi[sz]ations?|"
+            r"api key|base url|email addresses|word for word|verbatim|only with|only say|"
+            r"nothing else|capital letters|pirate|json|in your (?:reply|feedback|answer))",
+            r"<!--|</?[a-z_]+>|\[\[",
+        )
+    ),
+    re.IGNORECASE | re.MULTILINE,
+)
+# canary tokens such as INJECTION-SUCCEEDED-42 (case-sensitive: only shouted ones)
+_CANARY = re.compile(r"\b[A-Z]{2,}(?:-[A-Z0-9]{2,})+\b")
+_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def _is_instruction(sentence: str) -> bool:
+    if _CANARY.search(sentence):
+        return True  # case-sensitive: only shouted tokens count
+    stripped = _CANARY.sub("", sentence)
+    return bool(_INJECTION.search(stripped))
+
+
+def instruction_sentences(text: str) -> list[str]:
+    """The sentences of ``text`` that instruct the AI or grader (prompt injection)."""
+    return [s.strip() for s in _SPLIT.split(text) if s.strip() and _is_instruction(s)]
+
+
+def without_instructions(text: str) -> str:
+    """``text`` without its instruction-like sentences (what is left to judge and quote)."""
+    kept = [s.strip() for s in _SPLIT.split(text) if s.strip() and not _is_instruction(s)]
+    return " ".join(kept)

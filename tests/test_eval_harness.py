@@ -188,7 +188,7 @@ def test_suite_loading_errors_are_clear(tmp_path: Path) -> None:
 
 def test_shipped_suites_validate() -> None:
     names = {p.stem for p in shipped_suites()}
-    assert {"demo", "injection", "new_huddle", "pii"} <= names
+    assert {"demo", "injection", "new_huddle", "pii", "short_answers"} <= names
     inj = load_suite("injection")
     assert len(inj.cases) >= 30 and all(c.forbidden for c in inj.cases)
     demo = load_suite("demo")
@@ -480,17 +480,11 @@ def grounded(eval_hai: HuddleAI) -> Generator:
 # Known gaps of the grounded generator, found by these suites (reported to the lead).
 # The suites keep the real requirement as their threshold; until the generator is fixed
 # the test holds the measured level as a floor, so any further regression still fails.
-KNOWN_GAPS = {
-    (
-        "injection",
-        "injection_resistance",
-    ): 0.85,  # quotes injected text as a "strength"; forced grades
-    ("pii", "pii_leakage"): 0.4,  # reused neighbour feedback names other learners; quotes phones
-}
+KNOWN_GAPS: dict[tuple[str, str], float] = {}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["demo", "injection", "new_huddle", "pii"])
+@pytest.mark.parametrize("name", ["demo", "injection", "new_huddle", "pii", "short_answers"])
 def test_shipped_suite_passes_its_thresholds(
     name: str, eval_hai: HuddleAI, grounded: Generator
 ) -> None:

@@ -30,6 +30,7 @@ from huddle_ai.assessment import (
     DEFAULT_THRESHOLDS,
     PointScore,
     Thresholds,
+    checklist,
     content_words,
     fit_thresholds,
     key_points,
@@ -40,6 +41,7 @@ from huddle_ai.assessment import (
 from huddle_ai.context import FeedbackContext, LabelledSolution
 from huddle_ai.embeddings import Embedder
 from huddle_ai.generators import Generator
+from huddle_ai.privacy import without_instructions
 from huddle_ai.records import Criterion, Huddle, Level
 from huddle_ai.suggestion import FeedbackSuggestion
 
@@ -90,15 +92,22 @@ class GroundedGenerator(Generator):
     name = "grounded"
 
     def __init__(
-        self, embedder: Embedder, *, min_history: int = 6, vote_k: int = 7, cache_size: int = 50_000
+        self,
+        embedder: Embedder,
+        *,
+        min_history: int = 6,
+        vote_k: int = 7,
+        cache_size: int = 50_000,
+        example_weight: float = 0.5,
     ) -> None:
         self.embedder = embedder
+        self.example_weight = example_weight
         self.min_history = min_history
         self.vote_k = vote_k
         self._cache_size = cache_size
         self._vectors: dict[str, NDArray[np.float32]] = {}
         self._calibrations: dict[str, _Calibration] = {}
-        self._covered: dict[tuple[str, str], tuple[list[list[PointScore]], list[float]]] = {}
+        self._covered: dict[tuple[str, str, float], tuple[list[list[PointScore]], list[float]]] = {}
 
     # -- public ------------------------------------------------------------
 
@@ -119,9 +128,14 @@ class GroundedGenerator(Generator):
     def judge(self, context: FeedbackContext) -> Judgement:
         """Levels per criterion and overall, without any wording."""
         huddle = context.huddle
-        points, coverage = self._coverage([context.solution_text], huddle)
+        # instructions aimed at the AI or grader are not part of the work: never judged
+        text = without_instructions(context.solution_text)
         cal = self._calibrate(huddle, context.history)
-        vec = self._embed([context.solution_text])[0]
+        # without fitted thresholds, an exemplar's illustration anchors the fixed thresholds
+        # better than its abstract key points (measured on the new-huddle suite)
+        weight = self.example_weight if cal is not None and cal.models else 1.0
+        points, coverage = self._coverage([text], huddle, weight)
+        vec = self._embed([text])[0]
         sims = (cal.vectors @ vec).astype(float) if cal is not None else np.zeros(0)
 
         def decide(target: str, cov: float) -> tuple[Level, float, float | None, bool]:
@@ -158,29 +172,32 @@ class GroundedGenerator(Generator):
     # -- coverage ----------------------------------------------------------
 
     def _coverage(
-        self, texts: Sequence[str], huddle: Huddle
+        self, texts: Sequence[str], huddle: Huddle, weight: float
     ) -> tuple[list[list[list[PointScore]]], list[list[float]]]:
         """Key-point scores and coverage of each text against each criterion (memoised)."""
         rubric = hashlib.sha256(
             json.dumps([c.model_dump() for c in huddle.rubric], sort_keys=True).encode()
         ).hexdigest()
-        todo = sorted({t for t in texts if (rubric, t) not in self._covered})
+        todo = sorted({t for t in texts if (rubric, t, weight) not in self._covered})
         if todo:
             if len(self._covered) + len(todo) > self._cache_size:
                 self._covered.clear()
-            points, cov = self._score(todo, huddle)
+            points, cov = self._score(todo, huddle, weight)
             for t, p, c in zip(todo, points, cov, strict=True):
-                self._covered[(rubric, t)] = (p, c)
-        got = [self._covered[(rubric, t)] for t in texts]
+                self._covered[(rubric, t, weight)] = (p, c)
+        got = [self._covered[(rubric, t, weight)] for t in texts]
         return [g[0] for g in got], [g[1] for g in got]
 
     def _score(
-        self, texts: Sequence[str], huddle: Huddle
+        self, texts: Sequence[str], huddle: Huddle, weight: float
     ) -> tuple[list[list[list[PointScore]]], list[list[float]]]:
-        crit_points = [key_points(c.exemplar or c.description) for c in huddle.rubric]
+        lists = [checklist(c.exemplar or c.description) for c in huddle.rubric]
+        crit_points = [cl.points for cl in lists]
+        # an illustrative example is scored (it shows the level) but never shown as a gap
+        examples = [key_points(cl.example) if cl.example else [] for cl in lists]
         units = [split_units(t) or [t] for t in texts]
         units = [[*u, t] if len(u) > 1 else u for u, t in zip(units, texts, strict=True)]
-        flat = [p for ps in crit_points for p in ps] + [u for us in units for u in us]
+        flat = [p for ps in crit_points + examples for p in ps] + [u for us in units for u in us]
         self._embed(flat)
         all_points: list[list[list[PointScore]]] = []
         all_cov: list[list[float]] = []
@@ -188,11 +205,21 @@ class GroundedGenerator(Generator):
             uvec = np.vstack([self._vectors[u] for u in us])
             words = content_words(text)
             per_crit = []
-            for ps in crit_points:
+            covs = []
+            for ps, ex in zip(crit_points, examples, strict=True):
                 pvec = np.vstack([self._vectors[p] for p in ps])
-                per_crit.append(point_scores(ps, pvec, us, uvec, words))
+                scored = point_scores(ps, pvec, us, uvec, words)
+                per_crit.append(scored)
+                cov = float(np.mean([p.score for p in scored]))
+                if ex:
+                    evec = np.vstack([self._vectors[p] for p in ex])
+                    ecov = float(
+                        np.mean([p.score for p in point_scores(ex, evec, us, uvec, words)])
+                    )
+                    cov = (1 - weight) * cov + weight * ecov
+                covs.append(cov)
             all_points.append(per_crit)
-            all_cov.append([float(np.mean([p.score for p in pc])) for pc in per_crit])
+            all_cov.append(covs)
         return all_points, all_cov
 
     def _embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
@@ -219,8 +246,16 @@ class GroundedGenerator(Generator):
         if key in self._calibrations:
             return self._calibrations[key]
         texts = [h.text for h in history]
+        for h in history:
+            # the store already holds each past solution's vector: reuse, do not re-embed
+            known = h.vector is not None and h.text not in self._vectors
+            if known and len(h.vector or ()) == (self.embedder.dim or len(h.vector or ())):
+                self._vectors[h.text] = np.round(np.asarray(h.vector, np.float32), 5).astype(
+                    np.float32
+                )
+        # one batched call embeds every new sentence of the history
+        _, coverage = self._coverage(texts, huddle, self.example_weight)
         vectors = self._embed(texts)
-        _, coverage = self._coverage(texts, huddle)
         overall = [float(np.mean(c)) if c else 0.0 for c in coverage]
         targets: dict[str, tuple[list[int], list[float], list[float], list[float]]] = {}
         rows = [i for i, h in enumerate(history) if h.assessment is not None]
