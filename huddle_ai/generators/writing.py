@@ -121,7 +121,7 @@ class Fit:
         specific = content_words(parent) - self.known - self.common
         unknown = words - self.known - self.common - _ADVICE
         # about the other solution, or about things this one never touches
-        return not (words & specific) and len(unknown) <= 2
+        return not (words & specific) and len(unknown) <= 4
 
 
 _ADVICE = content_words(
