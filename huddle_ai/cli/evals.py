@@ -60,7 +60,7 @@ def run_cmd(
     ] = False,
     runs_dir: RunsDirOpt = _DEFAULT_RUNS,
     as_json: JsonOpt = False,
-) -> int:
+) -> None:
     """Run SUITE over generators × prompt versions; write JSON, Markdown and HTML reports."""
     from huddle_ai.evals import (
         Cache,
@@ -109,7 +109,8 @@ def run_cmd(
         )
     for f in findings:
         typer.echo(f"gate: {f}", err=True)
-    return 1 if findings else 0
+    if findings:
+        raise typer.Exit(1)
 
 
 _BARS = "▁▂▃▄▅▆▇█"
