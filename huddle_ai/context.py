@@ -226,11 +226,11 @@ def _pack(items: list[ContextItem], budget: int) -> tuple[list[ContextItem], int
 def _history(
     store: Store, org: str, huddle_id: str, exclude: str | None, limit: int
 ) -> list[LabelledSolution]:
-    sols = [
-        s
-        for s in store.find(org, "solution", {"huddle_id": huddle_id})
-        if isinstance(s, Solution) and s.id != exclude
-    ]
+    # Only the most recently stored `limit` solutions are read in full: a big
+    # huddle holds thousands, and parsing them all dominated context building.
+    ids = [i for i in store.ids(org, "solution", {"huddle_id": huddle_id}) if i != exclude]
+    found = store.get(org, "solution", ids[-limit:])
+    sols = [s for s in found.values() if isinstance(s, Solution)]
     sols.sort(key=lambda s: (s.created_at, s.id), reverse=True)
     sols = sols[:limit]
     fb = feedback_for(store, org, [s.id for s in sols])

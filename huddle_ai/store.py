@@ -188,6 +188,17 @@ class Store:
         got = col.get(where=dict(where), include=["metadatas"])
         return [RecordAdapter.validate_json(str(m["record"])) for m in got["metadatas"] or []]
 
+    def ids(self, org: str, kind: Kind, where: Mapping[str, Any]) -> list[str]:
+        """Ids whose scalar metadata match ``where``, oldest stored first.
+
+        Reads no metadata, so it stays cheap where ``find`` would parse thousands
+        of records.
+        """
+        col = self._collection(org, kind, create=False)
+        if col is None:
+            return []
+        return list(col.get(where=dict(where), include=[])["ids"])
+
     def all(self, org: str, kind: Kind) -> Iterator[AnyRecord]:
         """Every record of a kind, paged."""
         col = self._collection(org, kind, create=False)

@@ -158,3 +158,32 @@ def test_new_text_needs_a_huddle_and_unknown_records_are_named(hai: HuddleAI) ->
         build_context(hai.store, hai.embedder, ORG, text="ttl and eviction")
     with pytest.raises(NotFoundError, match="nope"):
         build_context(hai.store, hai.embedder, ORG, solution_id="nope")
+
+
+def test_history_reads_only_the_most_recently_stored_solutions(fake_hai: HuddleAI) -> None:
+    huddle = Huddle(id="h1", title="T", prompt="P", goal="G")
+    recs: list[object] = [huddle, Learner(id="l0", display_name="Ann Example")]
+    for i in range(8):
+        recs.append(
+            Solution(
+                id=f"s{i}",
+                huddle_id="h1",
+                learner_id="l0",
+                text=f"text {i}",
+                created_at=T0 + timedelta(days=i),
+            )
+        )
+        recs.append(
+            Feedback(
+                id=f"f{i}",
+                solution_id=f"s{i}",
+                author_id="l0",
+                author_role="peer",
+                text="ok",
+                assessment=Level.MET,
+            )
+        )
+    for rec in recs:  # one at a time: the store's order is the ingest order
+        fake_hai.ingest(ORG, [rec])  # type: ignore[list-item]
+    ctx = build_context(fake_hai.store, fake_hai.embedder, ORG, solution_id="s7", history_limit=3)
+    assert sorted(h.id for h in ctx.history) == ["s4", "s5", "s6"]
