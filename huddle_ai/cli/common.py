@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from huddle_ai.engine import HuddleAI
 from huddle_ai.settings import Settings
 
-__all__ = ["DataDirOpt", "JsonOpt", "OrgOpt", "engine", "print_json", "settings"]
+__all__ = ["DataDirOpt", "JsonOpt", "OrgOpt", "engine", "print_json", "progress_bar", "settings"]
 
 OrgOpt = Annotated[str, typer.Option("--org", help="Organization id.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
@@ -37,6 +41,22 @@ def engine(data_dir: Path | None = None, base: Settings | None = None) -> Huddle
     if key not in _engines:
         _engines[key] = HuddleAI(conf)
     return _engines[key]
+
+
+@contextmanager
+def progress_bar(label: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
+    """A transient progress bar on stderr (off for --json or a non-terminal);
+    yields the ``progress(done, total)`` callback the library takes."""
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeRemainingColumn(),
+        transient=True,
+        disable=quiet or not sys.stderr.isatty(),
+    ) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 def print_json(data: Any) -> None:

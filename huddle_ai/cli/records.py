@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from huddle_ai.cli import app
-from huddle_ai.cli.common import DataDirOpt, JsonOpt, OrgOpt, engine, print_json
+from huddle_ai.cli.common import DataDirOpt, JsonOpt, OrgOpt, engine, print_json, progress_bar
 from huddle_ai.errors import ImportRejectedError, InvalidInputError
 from huddle_ai.formats import read_file
 from huddle_ai.ingest import IngestReport
@@ -42,21 +41,8 @@ def ingest(
     parsed = read_file(file, kind)
     hai = engine(data_dir)
     try:
-        with Progress(
-            TextColumn("embedding"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total}"),
-            TimeRemainingColumn(),
-            transient=True,
-            disable=as_json or not sys.stderr.isatty(),
-        ) as bar:
-            task = bar.add_task("embed", total=None)
-            report = hai.ingest(
-                org,
-                parsed,
-                skip_invalid=skip_invalid,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
+        with progress_bar("embedding", as_json) as progress:
+            report = hai.ingest(org, parsed, skip_invalid=skip_invalid, progress=progress)
     except ImportRejectedError as exc:
         if as_json:
             print_json(

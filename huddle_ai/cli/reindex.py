@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from huddle_ai.cli import app
-from huddle_ai.cli.common import DataDirOpt, JsonOpt, OrgOpt, engine, print_json
+from huddle_ai.cli.common import DataDirOpt, JsonOpt, OrgOpt, engine, print_json, progress_bar
 
 
 @app.command()
@@ -27,20 +25,8 @@ def reindex(
     running it again completes it.
     """
     hai = engine(data_dir)
-    with Progress(
-        TextColumn("re-embedding"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeRemainingColumn(),
-        transient=True,
-        disable=as_json or not sys.stderr.isatty(),
-    ) as bar:
-        task = bar.add_task("embed", total=None)
-        report = hai.reindex(
-            org,
-            force=force,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
+    with progress_bar("re-embedding", as_json) as progress:
+        report = hai.reindex(org, force=force, progress=progress)
     if as_json:
         print_json(report.as_dict())
     elif report.reindexed == 0:
