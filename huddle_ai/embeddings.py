@@ -26,6 +26,8 @@ from huddle_ai.errors import ConfigurationError
 # Never reach a model hub: set before transformers / huggingface_hub are imported.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# The weights load from local files in a blink; their progress bar is only noise.
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 __all__ = [
     "Embedder",
