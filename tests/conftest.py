@@ -21,12 +21,27 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from huddle_ai import FakeEmbedder, HuddleAI, SentenceTransformerEmbedder, Store
 from huddle_ai.demo import DEMO_ORG, demo_path
+from huddle_ai.fake_llm import FakeLLM
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeLLM]:
+    """The scripted OpenAI-compatible server shipped in the library, one per module."""
+    with FakeLLM() as llm:
+        yield llm
+
+
+@pytest.fixture
+def llm(server: FakeLLM) -> FakeLLM:
+    """The module's fake LLM with its script and recorded requests cleared."""
+    server.reset()
+    return server
 
 
 @pytest.fixture

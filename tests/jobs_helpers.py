@@ -14,7 +14,8 @@ from pathlib import Path
 
 import redis
 
-from huddle_ai import jobs
+from huddle_ai import HuddleAI, jobs, worker
+from huddle_ai.settings import Settings
 
 
 def flushed(url: str) -> redis.Redis:
@@ -91,3 +92,14 @@ def workers(conn: redis.Redis) -> int:
     from rq import Worker
 
     return int(Worker.count(connection=conn))
+
+
+def drain(settings: Settings, hai: HuddleAI) -> None:
+    """Run every queued job in this process (rq installs signal handlers: restore them)."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        worker.run(settings, burst=True, hai=hai, logging_level="WARNING")
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+        jobs.bind(None)

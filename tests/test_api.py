@@ -5,7 +5,6 @@ checked-in OpenAPI document."""
 from __future__ import annotations
 
 import json
-import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -17,11 +16,11 @@ import pytest
 import redis
 import uvicorn
 
-from huddle_ai import HuddleAI, jobs, worker
+from huddle_ai import HuddleAI, jobs
 from huddle_ai.api import KeyRing, create_app, hash_key
 from huddle_ai.settings import Settings
 from tests.conftest import free_port
-from tests.jobs_helpers import flushed
+from tests.jobs_helpers import drain, flushed
 from tests.sample_data import ALL, SOLUTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,16 +61,6 @@ def auth(key: str) -> dict[str, str]:
 
 def queued(conn: redis.Redis) -> int:
     return sum(int(conn.llen(f"rq:queue:{q}")) for q in jobs.QUEUES)
-
-
-def drain(settings: Settings, hai: HuddleAI) -> None:
-    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        worker.run(settings, burst=True, hai=hai, logging_level="WARNING")
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
-        jobs.bind(None)
 
 
 GOOD: dict[str, Any] = {"records": ALL}

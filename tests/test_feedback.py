@@ -4,7 +4,6 @@ with real embedded Chroma and the scripted OpenAI-compatible server."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -154,18 +153,6 @@ def tiny_context() -> FeedbackContext:
         ],
         token_budget=500,
     )
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeLLM]:
-    with FakeLLM() as llm:
-        yield llm
-
-
-@pytest.fixture
-def llm(server: FakeLLM) -> FakeLLM:
-    server.reset()
-    return server
 
 
 def llm_gen(llm: FakeLLM, **kw: Any) -> LLMGenerator:

@@ -5,18 +5,17 @@ transient errors, org-scoped look-ups, cancel and requeue."""
 from __future__ import annotations
 
 import json
-import signal
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 
-from huddle_ai import HuddleAI, jobs, worker
+from huddle_ai import HuddleAI, jobs
 from huddle_ai.errors import InvalidInputError, NotFoundError, TransientError
 from huddle_ai.records import RecordAdapter
 from huddle_ai.settings import Settings
-from tests.jobs_helpers import flushed
+from tests.jobs_helpers import drain, flushed
 from tests.sample_data import ALL, SOLUTIONS
 
 RECORDS = [RecordAdapter.validate_python(r) for r in ALL]
@@ -30,17 +29,6 @@ def conn(redis_url: str) -> redis.Redis:
 @pytest.fixture
 def settings(redis_url: str, tmp_path: Path) -> Settings:
     return Settings(redis_url=redis_url, data_dir=tmp_path, embedding_backend="fake")
-
-
-def drain(settings: Settings, hai: HuddleAI) -> None:
-    """Run every queued job in this process (rq installs signal handlers: restore them)."""
-    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        worker.run(settings, burst=True, hai=hai, logging_level="WARNING")
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
-        jobs.bind(None)
 
 
 def test_idempotency_key_returns_the_same_job(conn: redis.Redis) -> None:

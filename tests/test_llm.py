@@ -74,18 +74,6 @@ def body(**over: Any) -> dict[str, Any]:
     return data
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeLLM]:
-    with FakeLLM() as llm:
-        yield llm
-
-
-@pytest.fixture
-def llm(server: FakeLLM) -> FakeLLM:
-    server.reset()
-    return server
-
-
 def gen(llm: FakeLLM, **kw: Any) -> LLMGenerator:
     opts: dict[str, Any] = {
         "timeout_s": 2.0,
