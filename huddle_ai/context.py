@@ -24,7 +24,14 @@ from huddle_ai.retrieval import Neighbor, feedback_for, similar
 from huddle_ai.store import Store
 from huddle_ai.tokens import count_tokens_batch
 
-__all__ = ["ContextItem", "FeedbackContext", "LabelledSolution", "build_context", "label_of"]
+__all__ = [
+    "ContextItem",
+    "FeedbackContext",
+    "HuddleHistory",
+    "LabelledSolution",
+    "build_context",
+    "label_of",
+]
 
 Meta = dict[str, str | float | int | None]
 
@@ -53,9 +60,20 @@ class LabelledSolution(BaseModel):
     assessment: Level | None = None
     rubric: dict[str, Level] = Field(default_factory=dict)
     weight: float = Field(1.0, description="Trust in the label (facilitator labels weigh more).")
+    feedback: str | None = Field(
+        None, description="The text of the feedback the label came from (not citable)."
+    )
+    feedback_role: str | None = None
     vector: list[float] | None = Field(
         None, exclude=True, description="The stored embedding of the text, when known."
     )
+
+
+class HuddleHistory(BaseModel):
+    """Another huddle of the organization with its labelled past solutions."""
+
+    huddle: Huddle
+    history: list[LabelledSolution]
 
 
 class FeedbackContext(BaseModel):
@@ -79,9 +97,27 @@ class FeedbackContext(BaseModel):
         default_factory=list,
         description="Display names of the org's other learners (never to appear in output).",
     )
+    org_history: list[HuddleHistory] = Field(
+        default_factory=list,
+        description="The organization's other huddles with their labelled history, read when "
+        "this huddle has too little history of its own (not citable, not sent to a model).",
+    )
 
     def item_ids(self) -> set[str]:
         return {i.id for i in self.items}
+
+
+def _ranked(feedback: list[Feedback]) -> list[Feedback]:
+    """A facilitator's labelled feedback first, then the most helpful."""
+    return sorted(
+        feedback,
+        key=lambda f: (
+            f.author_role != AuthorRole.FACILITATOR,
+            f.assessment is None and not f.rubric,
+            -(f.helpfulness if f.helpfulness is not None else 0.5),
+            f.id,
+        ),
+    )
 
 
 def label_of(feedback: list[Feedback]) -> tuple[Level | None, dict[str, Level], float]:
@@ -89,14 +125,7 @@ def label_of(feedback: list[Feedback]) -> tuple[Level | None, dict[str, Level], 
 
     A facilitator's judgement wins; otherwise the most helpful labelled feedback.
     """
-    ranked = sorted(
-        feedback,
-        key=lambda f: (
-            f.author_role != AuthorRole.FACILITATOR,
-            -(f.helpfulness if f.helpfulness is not None else 0.5),
-            f.id,
-        ),
-    )
+    ranked = _ranked(feedback)
     assessment: Level | None = None
     rubric: dict[str, Level] = {}
     weight = 0.0
@@ -244,6 +273,7 @@ def _history(
     out: list[LabelledSolution] = []
     for s, assessment, rubric, weight in labelled:
         vec = vectors.get(s.id)
+        first = _ranked(fb.get(s.id, []))[0]
         out.append(
             LabelledSolution(
                 id=s.id,
@@ -251,9 +281,23 @@ def _history(
                 assessment=assessment,
                 rubric=rubric,
                 weight=weight,
+                feedback=first.text,
+                feedback_role=first.author_role.value,
                 vector=None if vec is None else vec.tolist(),
             )
         )
+    return out
+
+
+def _org_history(
+    store: Store, org: str, huddle_id: str, exclude: str | None, limit: int
+) -> list[HuddleHistory]:
+    out = []
+    for h in store.all(org, "huddle"):
+        if isinstance(h, Huddle) and h.id != huddle_id:
+            hist = _history(store, org, h.id, exclude, limit)
+            if hist:
+                out.append(HuddleHistory(huddle=h, history=hist))
     return out
 
 
@@ -269,6 +313,8 @@ def build_context(
     token_budget: int = 1800,
     feedback_per_solution: int = 2,
     history_limit: int = 300,
+    org_history_below: int = 40,
+    org_history_limit: int = 100,
 ) -> FeedbackContext:
     """The context for a suggestion on stored ``solution_id`` or new ``text`` for ``huddle_id``."""
     if token_budget < 1:
@@ -292,6 +338,13 @@ def build_context(
 
     items = _huddle_items(huddle) + _neighbour_items(result.neighbors, feedback_per_solution)
     kept, tokens, dropped = _pack(items, token_budget)
+    history = _history(store, org, huddle.id, solution_id, history_limit)
+    # a huddle with little history of its own learns from the organization's other huddles
+    org_history = (
+        _org_history(store, org, huddle.id, solution_id, org_history_limit)
+        if len(history) < org_history_below
+        else []
+    )
     return FeedbackContext(
         org=org,
         huddle=huddle,
@@ -303,6 +356,7 @@ def build_context(
         token_budget=token_budget,
         tokens=tokens,
         dropped=dropped,
-        history=_history(store, org, huddle.id, solution_id, history_limit),
+        history=history,
         other_names=other_names,
+        org_history=org_history,
     )

@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator,
 from huddle_ai.errors import InvalidOrganizationError
 
 __all__ = [
+    "Anchor",
+    "AnswerKey",
     "AuthorRole",
     "Criterion",
     "Feedback",
@@ -78,13 +80,95 @@ class _Record(BaseModel):
         return content_hash(self)
 
 
+class Anchor(BaseModel):
+    """An example of work at a known level, from another context: an illustration only.
+
+    Anchors show what a level looks like. They are never required content, never
+    quoted as the learner's words and never a source of names or numbers.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    text: NonEmpty
+    level: Level
+    note: str | None = Field(None, description="Why this example is at this level.")
+
+
+_KEY_POINTS = re.compile(r"\bkey points?\s*:\s*", re.IGNORECASE)
+_LIST_SEP = re.compile(r"[,;]\s*(?![^()]*\))")  # commas outside parentheses
+
+
 class Criterion(BaseModel):
+    """One rubric criterion, as educators write them.
+
+    ``description`` says what the criterion asks for; ``levels`` optionally
+    describes what met / partial / not met look like. ``exemplar`` and
+    ``anchors`` are illustrations from another context (the exemplar shows
+    ``met``). A ``Key points:`` list at the end of an older exemplar is read as
+    part of the criterion's description: the educator's own checklist, not the
+    example's details.
+    """
+
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
     id: RecordId
     name: NonEmpty
     description: NonEmpty
     exemplar: str | None = None
+    levels: dict[Level, NonEmpty] = Field(
+        default_factory=dict, description="What each level looks like (level descriptors)."
+    )
+    anchors: list[Anchor] = Field(
+        default_factory=list, description="Examples labelled with their level (illustrations)."
+    )
+
+    @property
+    def illustration(self) -> str | None:
+        """The exemplar without its ``Key points:`` list."""
+        if not self.exemplar:
+            return None
+        m = _KEY_POINTS.search(self.exemplar)
+        text = self.exemplar if m is None else self.exemplar[: m.start()]
+        return text.strip() or None
+
+    @property
+    def key_points(self) -> list[str]:
+        """The educator's checklist: the ``Key points:`` list of an exemplar, if any."""
+        m = _KEY_POINTS.search(self.exemplar or "")
+        if m is None:
+            return []
+        items = [i.strip(" .;:") for i in _LIST_SEP.split((self.exemplar or "")[m.end() :])]
+        return [i for i in items if re.search(r"\w", i)]
+
+    def anchor_texts(self) -> list[tuple[str, Level]]:
+        """Every illustration with its level: the exemplar (met) and the anchors."""
+        out = [(self.illustration, Level.MET)] if self.illustration else []
+        return [*out, *((a.text, a.level) for a in self.anchors)]
+
+    def own_text(self) -> str:
+        """What the criterion itself says (a permitted source of wording)."""
+        parts = [self.name, self.description, *self.key_points, *self.levels.values()]
+        return "\n".join(parts)
+
+
+class AnswerKey(BaseModel):
+    """The explicit answer key of a knowledge check: a reference answer and key points."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    reference: str | None = Field(None, description="A model answer.")
+    key_points: list[NonEmpty] = Field(
+        default_factory=list, description="What a complete answer must state."
+    )
+
+    @model_validator(mode="after")
+    def _something(self) -> AnswerKey:
+        if not self.reference and not self.key_points:
+            raise ValueError("an answer_key needs a 'reference' or 'key_points'")
+        return self
+
+    def points(self) -> list[str]:
+        return list(self.key_points) or ([self.reference] if self.reference else [])
 
 
 class Huddle(_Record):
@@ -94,6 +178,15 @@ class Huddle(_Record):
     prompt: NonEmpty
     goal: NonEmpty = Field(description="What learners should be able to do.")
     rubric: list[Criterion] = Field(default_factory=list)
+    answer_key: AnswerKey | None = Field(
+        None,
+        description="Only for a knowledge check: the reference answer and key points. "
+        "Only then is covering the key points required.",
+    )
+
+    @property
+    def knowledge_check(self) -> bool:
+        return self.answer_key is not None
 
     @field_validator("rubric")
     @classmethod

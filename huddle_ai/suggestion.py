@@ -57,3 +57,15 @@ class FeedbackSuggestion(SuggestionBody):
     redactions: int = 0
     degraded: bool = False
     degraded_reason: str | None = None
+    confidence: float | None = Field(
+        None, description="Calibrated probability that the overall assessment is right."
+    )
+    needs_review: bool = Field(
+        False, description="Confidence is below the review threshold chosen from the history."
+    )
+    expected_accuracy: float | None = Field(
+        None, description="Held-out accuracy of drafts confident enough to skip review."
+    )
+    judged_by: str | None = Field(
+        None, description="What the judgement was fitted on: huddle, organization or rubric."
+    )

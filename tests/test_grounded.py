@@ -3,20 +3,34 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from huddle_ai import FakeEmbedder, HuddleAI, SentenceTransformerEmbedder, Store
-from huddle_ai.assessment import checklist, fit_thresholds, key_points
+from huddle_ai.assessment import fit_thresholds, key_points
+from huddle_ai.calibration import fit_huddle
 from huddle_ai.context import build_context, label_of
 from huddle_ai.demo import DEMO_ORG
+from huddle_ai.evals.baselines import NearestCopy
 from huddle_ai.generators.grounded import GroundedGenerator
-from huddle_ai.generators.writing import Fit
 from huddle_ai.privacy import instruction_sentences
-from huddle_ai.records import Criterion, Feedback, Huddle, Learner, Level, Solution
+from huddle_ai.provenance import Sources, allowed_sources, specifics, untraceable
+from huddle_ai.records import (
+    Anchor,
+    AnswerKey,
+    Criterion,
+    Feedback,
+    Huddle,
+    Learner,
+    Level,
+    Solution,
+)
 from huddle_ai.retrieval import feedback_for
+from huddle_ai.suggestion import FeedbackSuggestion
 
 T0 = datetime(2025, 1, 1)
 REF = (
@@ -28,11 +42,8 @@ MOON = Huddle(
     title="Moon phases",
     prompt="Why does the Moon show phases?",
     goal="Explain the phases of the Moon.",
-    rubric=[
-        Criterion(
-            id="answer", name="Answer", description="Answers correctly and fully.", exemplar=REF
-        )
-    ],
+    rubric=[Criterion(id="answer", name="Answer", description="Answers correctly and fully.")],
+    answer_key=AnswerKey(reference=REF, key_points=key_points(REF)),
 )
 C, P, N = Level.MET, Level.PARTIAL, Level.NOT_MET
 ANSWERS = [
@@ -96,24 +107,34 @@ def moon(
     return hai
 
 
-def test_rubric_alone_tells_complete_from_incomplete(moon: HuddleAI) -> None:
+def _written(out: FeedbackSuggestion) -> str:
+    return " ".join(
+        [out.text, out.next_step, *out.strengths, *out.questions]
+        + [s.text for s in out.suggestions]
+    )
+
+
+def _quotes(text: str) -> list[str]:
+    return re.findall(r"\u201c([^\u201d]+)\u201d", text)
+
+
+def test_rubric_alone_orders_complete_above_incomplete_and_asks_for_review(moon: HuddleAI) -> None:
     gen = GroundedGenerator(moon.embedder)
     complete = "The Sun always lights one half of the Moon, and as the Moon orbits the Earth we see different portions of that lit half."
     incomplete = "The Moon is made of rock and has craters."
     ctx = build_context(moon.store, moon.embedder, "moon-new", text=complete, huddle_id="moon")
-    assert ctx.history == [] and not [i for i in ctx.items if i.kind == "feedback"]
+    assert ctx.history == [] and ctx.org_history == []
     good = gen.generate(ctx)
     bad = gen.generate(
         build_context(moon.store, moon.embedder, "moon-new", text=incomplete, huddle_id="moon")
     )
-    assert good.generator == bad.generator == "grounded"
-    assert good.rubric[0].level == Level.MET and good.assessment == Level.MET
-    assert bad.rubric[0].level == Level.NOT_MET and bad.assessment == Level.NOT_MET
-    # evidence quotes this solution; the gaps name what the exemplar expects
-    assert "lit half" in good.rubric[0].evidence or "lights one half" in good.rubric[0].evidence
+    assert good.judged_by == bad.judged_by == "rubric"
+    # with no labels anywhere the draft is a guess: it says so
+    assert good.needs_review and bad.needs_review and good.confidence is None
+    assert good.assessment.score > bad.assessment.score
+    assert bad.assessment == Level.NOT_MET and bad.text.startswith("Incorrect")
+    # the answer key of a knowledge check is what the gaps name
     assert "orbit" in " ".join(s.text for s in bad.suggestions).lower()
-    assert bad.suggestions and all(s.criterion_id == "answer" for s in bad.suggestions)
-    assert "orbit" in bad.next_step.lower() or "lit" in bad.next_step.lower()
     assert set(good.citations) <= ctx.item_ids() and "criterion:answer" in good.citations
 
 
@@ -128,6 +149,8 @@ def test_history_beats_nearest_neighbour_copy_and_always_correct(moon: HuddleAI)
         ctx = build_context(store, moon.embedder, org, solution_id=sid)
         assert sid not in {h.id for h in ctx.history}
         out = gen.generate(ctx)
+        assert out.judged_by in ("huddle", "organization")
+        assert out.confidence is not None and 0.0 < out.confidence <= 1.0
         ours += out.assessment == level
         nearest = moon.similar(org, solution_id=sid, k=1).neighbors[0]
         copy += label_of(fb[nearest.solution.id])[0] == level
@@ -136,19 +159,171 @@ def test_history_beats_nearest_neighbour_copy_and_always_correct(moon: HuddleAI)
     assert ours >= 0.6 * len(ANSWERS)
 
 
-def test_reuses_feedback_of_similar_solutions_judged_the_same_way(moon: HuddleAI) -> None:
+def test_terse_facilitators_are_mirrored_and_verdicts_agree(moon: HuddleAI) -> None:
     gen = GroundedGenerator(moon.embedder)
-    text = "Clouds hide parts of the Moon at different times of the month."
-    ctx = build_context(moon.store, moon.embedder, "moon-hist", text=text, huddle_id="moon")
+    for text in (
+        "Clouds hide parts of the Moon at different times of the month.",
+        "As the Moon travels around the Earth we see more or less of the half the Sun lights.",
+    ):
+        ctx = build_context(moon.store, moon.embedder, "moon-hist", text=text, huddle_id="moon")
+        out = gen.generate(ctx)
+        words = len(out.text.split())
+        assert words <= 25, out.text  # the teachers write one line
+        if out.assessment == Level.MET:
+            assert "revise" not in out.next_step and not out.text.startswith("Incorrect")
+        else:
+            assert "revise" in out.next_step and not out.text.startswith("Correct")
+        assert not untraceable(_written(out), allowed_sources(ctx.huddle, ctx.solution_text))
+
+
+WAREHOUSE = Huddle(
+    id="h-proc",
+    title="Change one process in your team",
+    prompt="Pick one process in your own team that wastes time. Propose a change, who decides, and how you will know it worked.",
+    goal="Propose a concrete process change with an owner and a measure of success.",
+    rubric=[
+        Criterion(
+            id="c-change",
+            name="Concrete change",
+            description="Names the process and the exact change, with who owns the decision.",
+            exemplar="From Monday, Priya approves orders under 500 EUR instead of the regional board.",
+            levels={
+                Level.MET: "Names the process, the change and the owner.",
+                Level.NOT_MET: "Describes a problem without a change.",
+            },
+            anchors=[
+                Anchor(
+                    text="Kofi at the Leeds depot will batch returns every Thursday.",
+                    level=Level.MET,
+                )
+            ],
+        ),
+        Criterion(
+            id="c-measure",
+            name="Measure of success",
+            description="States how success will be measured and when it will be checked.",
+        ),
+    ],
+)
+PROC = [
+    ("Our support rota is built by hand every week, which takes Lena two hours. I propose a shared calendar with fixed shifts; Lena as team lead decides, and we will count the hours spent in March.", Level.MET, "Clear change and owner. Counting the hours in March makes the result checkable."),
+    ("Invoices wait for three signatures. I want to cut that to one signature below a set amount, decided by our finance manager, and track the average days to payment each month.", Level.MET, "A specific change with an owner and a monthly measure."),
+    ("Stand-ups run long. We will cap them at ten minutes with a timer, the scrum master owns it, and we will ask the team in four weeks if they feel better informed.", Level.MET, "Good: a timer, an owner and a check in four weeks."),
+    ("Meetings are too long and everybody is tired of them.", Level.NOT_MET, "This describes a problem but not a change yet. What exactly will change, and who decides?"),
+    ("We waste time on email.", Level.NOT_MET, "Name one process and the change you propose."),
+    ("Handovers between shifts lose information. Maybe we could use a form.", Level.PARTIAL, "A promising idea. Say who decides and how you will know the form works."),
+    ("The release checklist is on paper. I will move it into our tracker so nobody skips a step.", Level.PARTIAL, "Good change. Add who owns it and how you will measure skipped steps."),
+    ("Our onboarding takes weeks. We should improve it somehow.", Level.NOT_MET, "Which step of onboarding will change, and who decides?"),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def proc(
+    real_embedder: SentenceTransformerEmbedder, tmp_path_factory: pytest.TempPathFactory
+) -> HuddleAI:
+    hai = HuddleAI(
+        embedder=real_embedder,
+        store=Store.embedded(tmp_path_factory.mktemp("proc"), real_embedder.id),
+    )
+    recs: list[object] = [
+        WAREHOUSE,
+        Learner(id="fac", display_name="Dana Facilitator", role="facilitator"),
+    ]
+    for i, (text, level, fb) in enumerate(PROC):
+        recs.append(Learner(id=f"p{i}", display_name=f"Person Number{i}"))
+        recs.append(
+            Solution(
+                id=f"s{i}",
+                huddle_id="h-proc",
+                learner_id=f"p{i}",
+                text=text,
+                created_at=T0 + timedelta(hours=i),
+            )
+        )
+        recs.append(
+            Feedback(
+                id=f"f{i}",
+                solution_id=f"s{i}",
+                author_id="fac",
+                author_role="facilitator",
+                text=fb,
+                assessment=level,
+            )
+        )
+    hai.ingest("proc", recs)  # type: ignore[arg-type]
+    return hai
+
+
+def test_exemplar_and_anchors_are_illustrations_never_sources(proc: HuddleAI) -> None:
+    gen = GroundedGenerator(proc.embedder)
+    texts = [
+        "Purchase orders go to the regional board, which meets monthly. I propose that our warehouse lead approves small orders herself from next month, and we will track how many days an order waits.",
+        "The warehouse is messy.",
+        "Our team re-keys delivery notes by hand. I will ask IT for a scanner.",
+    ]
+    for text in texts:
+        ctx = build_context(proc.store, proc.embedder, "proc", text=text, huddle_id="h-proc")
+        out = gen.generate(ctx)
+        written = _written(out) + " " + " ".join(r.evidence for r in out.rubric)
+        # nothing of the exemplar's or the anchor's own context is carried over
+        for foreign in (
+            "Priya",
+            "500",
+            "EUR",
+            "Monday",
+            "Kofi",
+            "Leeds",
+            "Thursday",
+            "regional board approves",
+        ):
+            assert foreign not in written, (foreign, written)
+        assert not untraceable(written, allowed_sources(ctx.huddle, ctx.solution_text))
+        # quotes are verbatim, case kept, and one passage serves one criterion at most
+        for q in _quotes(written):
+            for part in q.split("\u2026"):
+                assert part.strip(" .,;:") in ctx.solution_text, q
+        evidence = [_quotes(r.evidence) for r in out.rubric]
+        flat = [q for qs in evidence for q in qs]
+        assert len(flat) == len(set(flat))
+
+
+def test_past_feedback_naming_another_context_is_not_reused(proc: HuddleAI) -> None:
+    gen = GroundedGenerator(proc.embedder)
+    text = "Weekly reports are copied by hand into slides. I will generate them from the tracker, our manager decides, and we will time it for a month."
+    ctx = build_context(proc.store, proc.embedder, "proc", text=text, huddle_id="h-proc")
     out = gen.generate(ctx)
-    assert out.assessment == Level.NOT_MET
-    assert set(out.citations) <= ctx.item_ids()
-    reused = [c for c in out.citations if c.startswith("feedback:")]
-    assert reused, out.citations
-    by_id = {i.id: i for i in ctx.items}
-    for cid in reused:
-        assert by_id[cid].meta["assessment"] == "not_met"
-    assert "Clouds have nothing to do with the phases" in out.text
+    written = _written(out)
+    for other in ("March", "four weeks", "timer", "Lena", "form works", "onboarding"):
+        assert other not in written, (other, written)
+    assert out.confidence is not None
+
+
+def test_abstains_when_the_history_cannot_be_reproduced() -> None:
+    rng = np.random.default_rng(0)
+    n = 40
+    x = rng.normal(size=(n, 4))
+    labels = [Level(v) for v in rng.choice(["met", "partial", "not_met"], size=n)]
+    votes = np.full((n, 3), 1 / 3)
+    model = fit_huddle(x, labels, [1.0] * n, votes, target_accuracy=0.9)
+    # noise labels: no confidence reaches 90 % held-out accuracy, so every draft needs review
+    assert model.threshold > 1.0 and model.coverage == 0.0
+    assert model.cv_accuracy >= model.majority_accuracy - 1e-9
+    # a clean signal is learned, confidences are high and most drafts pass on their own
+    y = [Level.MET if v > 0.5 else Level.NOT_MET if v < -0.5 else Level.PARTIAL for v in x[:, 0]]
+    clean = fit_huddle(x, y, [1.0] * n, votes, target_accuracy=0.8)
+    assert clean.kind.startswith("features") and clean.cv_accuracy >= 0.75
+    assert clean.coverage >= 0.3 and clean.expected_accuracy >= 0.8
+
+
+def test_provenance_finds_transplanted_specifics() -> None:
+    src = Sources(["We cut approval to one signature below 200 dollars, decided by Ana."])
+    text = "State that from Monday, Priya approves orders under 500 EUR. \u201cone signature below 200 dollars\u201d is clear. Ana decides."
+    bad = {s.text for s in untraceable(text, src)}
+    assert {"Priya", "500", "EUR"} <= bad
+    assert "Ana" not in bad and "one signature below 200 dollars" not in bad
+    assert "Monday" not in {s.text for s in specifics("See you Monday.")}
+    # a quote is checked verbatim, case kept
+    assert untraceable("\u201cOne Signature below\u201d", src)
 
 
 def test_demo_suggestions_cite_context_and_are_deterministic(demo_hai: HuddleAI) -> None:
@@ -165,37 +340,38 @@ def test_demo_suggestions_cite_context_and_are_deterministic(demo_hai: HuddleAI)
             )
         assert set(out.citations) <= ctx.item_ids()
         assert [r.criterion_id for r in out.rubric] == [c.id for c in ctx.huddle.rubric]
-        assert out.next_step.startswith("This week") and len(out.next_step.split()) >= 10
+        assert out.next_step.startswith("This week") and len(out.next_step.split()) >= 8
         assert ctx.learner_name and ctx.other_names
-        written = " ".join(
-            [out.text, out.next_step, *out.strengths, *out.questions]
-            + [s.text for s in out.suggestions]
-        )
+        written = _written(out)
         assert not [n for n in ctx.other_names if n in written]
         assert out.strengths or out.suggestions
-        # a "Key points:" list is the checklist: its illustration is never asked for
+        assert not untraceable(written, allowed_sources(ctx.huddle, ctx.solution_text))
         for c in ctx.huddle.rubric:
-            cl = checklist(c.exemplar or "")
-            assert cl.explicit and cl.example
-            assert cl.example[:25] not in written
-        assert "terms you have not used" not in written and "add that" not in written
+            if c.illustration:
+                assert c.illustration[:25] not in written
 
 
 def test_key_points_and_threshold_fit() -> None:
     points = key_points(REF)
     assert points[0] == "Half of the Moon is always lit by the Sun"
     assert "orbits the Earth" in points[1] and "different portions" in points[-1]
-    assert key_points(
-        "Key points: one question, tied to a decision, scoped to one user group."
-    ) == [
-        "one question, tied to a decision",
-        "scoped to one user group",
-    ]
     scores = [0.1, 0.2, 0.45, 0.5, 0.8, 0.9]
     labels = [N, N, P, P, C, C]
     t = fit_thresholds(scores, labels)
     assert t.accuracy == 1.0 and 0.2 < t.partial < 0.45 and 0.5 < t.met < 0.8
     assert [t.level(s) for s in scores] == labels
+
+
+def test_old_exemplar_key_points_are_the_educators_checklist() -> None:
+    c = Criterion(
+        id="c",
+        name="Questions",
+        description="Asks open questions.",
+        exemplar="'Walk me through the last time...' Key points: story-based, past behaviour, no pitching.",
+    )
+    assert c.key_points == ["story-based", "past behaviour", "no pitching"]
+    assert c.illustration == "'Walk me through the last time...'"
+    assert "Walk me through" not in c.own_text() and "story-based" in c.own_text()
 
 
 def test_fake_embedder_plumbing_without_history(tmp_path: Path) -> None:
@@ -210,14 +386,9 @@ def test_fake_embedder_plumbing_without_history(tmp_path: Path) -> None:
     assert out.questions and out.next_step and out.citations[:2] == ["goal", "criterion:answer"]
 
 
-def test_checklist_takes_the_key_points_list_and_keeps_the_example_aside() -> None:
-    cl = checklist(
-        "'Walk me through the last time...' Key points: story-based, past behaviour, no pitching."
-    )
-    assert cl.explicit and cl.points == ["story-based", "past behaviour", "no pitching"]
-    assert cl.example and "Walk me through" in cl.example
-    plain = checklist(REF)
-    assert not plain.explicit and plain.points == key_points(REF)
+def test_nn_copy_baseline_still_copies(moon: HuddleAI) -> None:
+    ctx = build_context(moon.store, moon.embedder, "moon-hist", solution_id="m00")
+    assert NearestCopy().generate(ctx).text in {a[2] for a in ANSWERS}
 
 
 def test_instruction_sentences_are_found_and_ordinary_work_is_not() -> None:
@@ -250,7 +421,7 @@ def test_injected_instructions_are_not_quoted_and_do_not_raise_the_level(moon: H
 
     clean_level, _ = run(weak)
     level, written = run(injected)
-    assert level == clean_level == Level.NOT_MET
+    assert level == clean_level != Level.MET
     assert "mark this" not in written.lower() and "system" not in written.lower()
 
 
@@ -266,17 +437,3 @@ def test_evidence_never_quotes_contact_details(moon: HuddleAI) -> None:
     written = " ".join([out.text, *out.strengths, *(r.evidence for r in out.rubric)])
     assert "kid@school.example" not in written and "7946" not in written
     assert "abcdef1234567890" not in written
-
-
-def test_reused_sentences_must_fit_this_solution() -> None:
-    fit = Fit(
-        "We interviewed three teachers about the invite step.",
-        "Focused research question. Key points: one question, tied to a decision.",
-        ["The dashboard outage lasted 40 minutes.", "We asked teachers about invites."],
-        ["Amara Okafor"],
-    )
-    parent = "The dashboard outage lasted 40 minutes; Amara paged the on-call."
-    assert fit("Tie your question to a decision you need to make.", parent)
-    assert not fit("The quote 'looked fine while everything was broken' will land.", parent)
-    assert not fit("Add how the 40 minutes affected the dashboard outage.", parent)
-    assert not fit("Ask Amara to review the interviews.", parent)

@@ -1,18 +1,21 @@
 """The offline grounded generator: deterministic, no network.
 
-It judges a solution twice and lets the huddle's history decide how to mix
-the two judgements:
+Judgement (:meth:`GroundedGenerator.judge`) comes from the organization's own
+history, in this order of preference:
 
-1. *rubric coverage* -- which key points of each criterion's exemplar the
-   solution covers (:mod:`huddle_ai.assessment`);
-2. *labelled neighbours* -- a similarity-weighted vote of the assessments that
-   facilitators and peers gave the most similar past solutions of the huddle.
+1. the huddle's labelled history -- a model per target (overall and each
+   criterion with labels) chosen and calibrated by cross-validation on it
+   (:func:`huddle_ai.calibration.fit_huddle`);
+2. the organization's other huddles -- how its facilitators judge similarity
+   to goals, criteria, answer keys and anchors (:func:`fit_transfer`, checked by
+   leaving one huddle out);
+3. without any labels, the rubric alone (coverage of each criterion's own
+   checklist, fixed thresholds), always marked ``needs_review``.
 
-On a huddle with enough labelled history, the mixing weight and the level
-thresholds are fitted to reproduce the huddle's own past labels (leave-one-out
-for the vote). Without history it works from the rubric alone. The wording is
-then composed by :mod:`huddle_ai.generators.writing` from the covered and missed
-key points and the most helpful feedback of similar solutions.
+Each level comes with a calibrated ``confidence``; below the review threshold
+chosen from the history the draft is marked ``needs_review``. The wording is
+written by :mod:`huddle_ai.generators.writing` from the judgement, the
+learner's own words and reusable past feedback that passes the provenance rule.
 """
 
 from __future__ import annotations
@@ -29,26 +32,47 @@ from numpy.typing import NDArray
 from huddle_ai.assessment import (
     DEFAULT_THRESHOLDS,
     PointScore,
-    Thresholds,
-    checklist,
     content_words,
-    fit_thresholds,
     key_points,
-    knn_vote,
     point_scores,
     split_units,
 )
-from huddle_ai.context import FeedbackContext, LabelledSolution
+from huddle_ai.calibration import (
+    LEVELS,
+    OVERALL,
+    FeatureSpace,
+    LevelModel,
+    Prediction,
+    fit_huddle,
+    fit_transfer,
+    vote_distribution,
+)
+from huddle_ai.context import FeedbackContext, HuddleHistory, LabelledSolution
 from huddle_ai.embeddings import Embedder
 from huddle_ai.generators import Generator
 from huddle_ai.privacy import without_instructions
 from huddle_ai.records import Criterion, Huddle, Level
 from huddle_ai.suggestion import FeedbackSuggestion
 
-__all__ = ["CriterionJudgement", "GroundedGenerator", "Judgement"]
+__all__ = ["CriterionJudgement", "GroundedGenerator", "Judgement", "criterion_checklist"]
 
-_MIXES = (0.5, 0.25, 0.75, 0.0, 1.0)  # weight of coverage vs vote; ties keep the first
-_OVERALL = "__overall__"
+_CRITERION = "__criterion__"
+
+
+def criterion_checklist(huddle: Huddle, criterion: Criterion) -> tuple[list[str], bool]:
+    """What a criterion is checked against, and whether covering it is *required*.
+
+    A knowledge check's answer key, or the educator's own key points, are
+    required content. Otherwise the criterion's met-level descriptor or its
+    description gives the checklist, as a guide to what to look for. The
+    exemplar and anchors never enter it: they are illustrations.
+    """
+    if criterion.key_points:
+        return list(criterion.key_points), True
+    if huddle.answer_key is not None:
+        return huddle.answer_key.points(), True
+    text = criterion.levels.get(Level.MET) or criterion.description
+    return key_points(text), False
 
 
 @dataclass(frozen=True)
@@ -58,36 +82,51 @@ class CriterionJudgement:
     coverage: float
     level: Level
     calibrated: bool
+    confidence: float | None = None
+    required: bool = False
 
 
 @dataclass(frozen=True)
 class Judgement:
     criteria: list[CriterionJudgement]
     coverage: float
-    vote: float | None
     score: float
     assessment: Level
     calibrated: bool
     history: int
+    confidence: float | None = None
+    needs_review: bool = True
+    expected_accuracy: float | None = None
+    basis: str = "rubric"
+    model: dict[str, object] = field(default_factory=dict)
+    vote: float | None = None
+    vector: NDArray[np.float32] | None = None
 
 
-@dataclass(frozen=True)
-class _Model:
-    """How one target (overall, or a criterion) is judged on a huddle."""
-
-    mix: float
-    thresholds: Thresholds
+@dataclass
+class _Target:
+    rows: list[int]
+    labels: list[int]
+    weights: list[float]
+    model: LevelModel | None
 
 
 @dataclass
 class _Calibration:
+    space: FeatureSpace
     vectors: NDArray[np.float32]
-    labels: dict[str, tuple[list[int], list[float], list[float]]]  # target -> (rows, y, w)
-    models: dict[str, _Model] = field(default_factory=dict)
+    targets: dict[str, _Target]
+    features: dict[str, NDArray[np.float64]]
+
+
+@dataclass
+class _Transfer:
+    overall: LevelModel | None
+    criterion: LevelModel | None
 
 
 class GroundedGenerator(Generator):
-    """Feedback composed from the rubric and the organization's own history."""
+    """Feedback composed from the rubric, the learner's words and the org's own history."""
 
     name = "grounded"
 
@@ -97,17 +136,18 @@ class GroundedGenerator(Generator):
         *,
         min_history: int = 6,
         vote_k: int = 7,
+        target_accuracy: float = 0.8,
         cache_size: int = 50_000,
-        example_weight: float = 0.5,
     ) -> None:
         self.embedder = embedder
-        self.example_weight = example_weight
         self.min_history = min_history
         self.vote_k = vote_k
+        self.target_accuracy = target_accuracy
         self._cache_size = cache_size
         self._vectors: dict[str, NDArray[np.float32]] = {}
         self._calibrations: dict[str, _Calibration] = {}
-        self._covered: dict[tuple[str, str, float], tuple[list[list[PointScore]], list[float]]] = {}
+        self._transfers: dict[str, _Transfer] = {}
+        self._spaces: dict[str, FeatureSpace] = {}
 
     # -- public ------------------------------------------------------------
 
@@ -123,104 +163,99 @@ class GroundedGenerator(Generator):
             model=self.embedder.id,
             context_tokens=context.tokens,
             latency_ms=round((time.perf_counter() - start) * 1000, 2),
+            confidence=judgement.confidence,
+            needs_review=judgement.needs_review,
+            expected_accuracy=judgement.expected_accuracy,
+            judged_by=judgement.basis,
         )
 
     def judge(self, context: FeedbackContext) -> Judgement:
-        """Levels per criterion and overall, without any wording."""
+        """Levels per criterion and overall, with confidence, without any wording."""
         huddle = context.huddle
         # instructions aimed at the AI or grader are not part of the work: never judged
         text = without_instructions(context.solution_text)
-        cal = self._calibrate(huddle, context.history)
-        # without fitted thresholds, an exemplar's illustration anchors the fixed thresholds
-        # better than its abstract key points (measured on the new-huddle suite)
-        weight = self.example_weight if cal is not None and cal.models else 1.0
-        points, coverage = self._coverage([text], huddle, weight)
+        points, coverage, required = self._coverage(text, huddle)
         vec = self._embed([text])[0]
-        sims = (cal.vectors @ vec).astype(float) if cal is not None else np.zeros(0)
+        cal = self._calibrate(huddle, context.history)
+        feats = cal.space.features([text], vec[None, :])
+        transfer = self._transfer(context.org_history)
 
-        def decide(target: str, cov: float) -> tuple[Level, float, float | None, bool]:
-            model = cal.models.get(target) if cal is not None else None
-            if cal is None or model is None:
-                return DEFAULT_THRESHOLDS.level(cov), cov, None, False
-            rows, y, w = cal.labels[target]
-            vote = knn_vote(sims[rows], y, w, self.vote_k)
-            score = cov if vote is None else model.mix * cov + (1 - model.mix) * vote
-            return model.thresholds.level(score), score, vote, True
+        def predict(target: str) -> tuple[Prediction | None, LevelModel | None, str]:
+            t = cal.targets[target]
+            org_model = None
+            if transfer is not None:
+                org_model = transfer.overall if target == OVERALL else transfer.criterion
+            if t.model is not None and org_model is not None:
+                # the organization's model never saw this huddle's labels: its accuracy on
+                # them is a held-out figure, comparable to the huddle model's cross-validation
+                got = org_model.predict(cal.features[target][t.rows])
+                hits = [LEVELS.index(g.level) == y for g, y in zip(got, t.labels, strict=True)]
+                acc = float(np.average(hits, weights=t.weights))
+                if acc > t.model.cv_accuracy + 1e-9:
+                    return org_model.predict(feats[target])[0], org_model, "organization"
+            if t.model is not None:
+                sims = (cal.vectors[t.rows] @ vec).astype(np.float64)
+                votes = vote_distribution(sims, t.labels, t.weights, self.vote_k)
+                return t.model.predict(feats[target], votes[None, :])[0], t.model, "huddle"
+            if org_model is not None:
+                return org_model.predict(feats[target])[0], org_model, "organization"
+            return None, None, "rubric"
 
+        overall_cov = float(np.mean(coverage)) if coverage else 0.0
+        pred, model, basis = predict(OVERALL)
+        confidence: float | None
+        if pred is None:
+            assessment, confidence, calibrated = DEFAULT_THRESHOLDS.level(overall_cov), None, False
+        else:
+            assessment, confidence, calibrated = pred.level, pred.confidence, True
         criteria: list[CriterionJudgement] = []
-        for c, pts, cov in zip(huddle.rubric, points[0], coverage[0], strict=True):
-            level, _, _, calibrated = decide(c.id, cov)
-            criteria.append(CriterionJudgement(c, pts, round(cov, 4), level, calibrated))
-        overall_cov = float(np.mean(coverage[0])) if huddle.rubric else 0.0
-        assessment, score, vote, calibrated = decide(_OVERALL, overall_cov)
-        if len(criteria) == 1 and not criteria[0].calibrated and calibrated:
-            # one criterion and only overall labels: the overall judgement is the criterion's
-            only = criteria[0]
-            criteria = [
-                CriterionJudgement(only.criterion, only.points, only.coverage, assessment, True)
-            ]
+        for c, pts, cov, req in zip(huddle.rubric, points, coverage, required, strict=True):
+            cp, _, _ = predict(c.id)
+            conf: float | None
+            if cp is not None:
+                level, conf, ccal = cp.level, cp.confidence, True
+            elif calibrated:
+                level, conf, ccal = assessment, confidence, True  # only overall labels exist
+            else:
+                level, conf, ccal = DEFAULT_THRESHOLDS.level(cov), None, False
+            criteria.append(CriterionJudgement(c, pts, round(cov, 4), level, ccal, conf, req))
+        criteria = _consistent(criteria, assessment)
+        needs_review = model is None or confidence is None or confidence < model.threshold
         return Judgement(
             criteria=criteria,
             coverage=round(overall_cov, 4),
-            vote=None if vote is None else round(vote, 4),
-            score=round(score, 4),
+            score=round(pred.probabilities[Level.MET] + 0.5 * pred.probabilities[Level.PARTIAL], 4)
+            if pred is not None
+            else round(overall_cov, 4),
             assessment=assessment,
             calibrated=calibrated,
             history=len(context.history),
+            confidence=None if confidence is None else round(confidence, 4),
+            needs_review=needs_review,
+            expected_accuracy=None if model is None else round(model.expected_accuracy, 4),
+            basis=basis,
+            model={} if model is None else model.describe(),
+            vector=vec,
         )
 
-    # -- coverage ----------------------------------------------------------
+    # -- coverage (for wording: evidence and gaps) ----------------------------
 
     def _coverage(
-        self, texts: Sequence[str], huddle: Huddle, weight: float
-    ) -> tuple[list[list[list[PointScore]]], list[list[float]]]:
-        """Key-point scores and coverage of each text against each criterion (memoised)."""
-        rubric = hashlib.sha256(
-            json.dumps([c.model_dump() for c in huddle.rubric], sort_keys=True).encode()
-        ).hexdigest()
-        todo = sorted({t for t in texts if (rubric, t, weight) not in self._covered})
-        if todo:
-            if len(self._covered) + len(todo) > self._cache_size:
-                self._covered.clear()
-            points, cov = self._score(todo, huddle, weight)
-            for t, p, c in zip(todo, points, cov, strict=True):
-                self._covered[(rubric, t, weight)] = (p, c)
-        got = [self._covered[(rubric, t, weight)] for t in texts]
-        return [g[0] for g in got], [g[1] for g in got]
-
-    def _score(
-        self, texts: Sequence[str], huddle: Huddle, weight: float
-    ) -> tuple[list[list[list[PointScore]]], list[list[float]]]:
-        lists = [checklist(c.exemplar or c.description) for c in huddle.rubric]
-        crit_points = [cl.points for cl in lists]
-        # an illustrative example is scored (it shows the level) but never shown as a gap
-        examples = [key_points(cl.example) if cl.example else [] for cl in lists]
-        units = [split_units(t) or [t] for t in texts]
-        units = [[*u, t] if len(u) > 1 else u for u, t in zip(units, texts, strict=True)]
-        flat = [p for ps in crit_points + examples for p in ps] + [u for us in units for u in us]
+        self, text: str, huddle: Huddle
+    ) -> tuple[list[list[PointScore]], list[float], list[bool]]:
+        lists = [criterion_checklist(huddle, c) for c in huddle.rubric]
+        units = split_units(text) or [text]
+        flat = [p for ps, _ in lists for p in ps] + units
         self._embed(flat)
-        all_points: list[list[list[PointScore]]] = []
-        all_cov: list[list[float]] = []
-        for text, us in zip(texts, units, strict=True):
-            uvec = np.vstack([self._vectors[u] for u in us])
-            words = content_words(text)
-            per_crit = []
-            covs = []
-            for ps, ex in zip(crit_points, examples, strict=True):
-                pvec = np.vstack([self._vectors[p] for p in ps])
-                scored = point_scores(ps, pvec, us, uvec, words)
-                per_crit.append(scored)
-                cov = float(np.mean([p.score for p in scored]))
-                if ex:
-                    evec = np.vstack([self._vectors[p] for p in ex])
-                    ecov = float(
-                        np.mean([p.score for p in point_scores(ex, evec, us, uvec, words)])
-                    )
-                    cov = (1 - weight) * cov + weight * ecov
-                covs.append(cov)
-            all_points.append(per_crit)
-            all_cov.append(covs)
-        return all_points, all_cov
+        uvec = np.vstack([self._vectors[u] for u in units])
+        words = content_words(text)
+        points, covs = [], []
+        for ps, _ in lists:
+            pvec = np.vstack([self._vectors[p] for p in ps]) if ps else np.zeros((0, uvec.shape[1]))
+            scored = point_scores(ps, pvec.astype(np.float32), units, uvec, words)
+            points.append(scored)
+            covs.append(float(np.mean([p.score for p in scored])) if scored else 0.0)
+        return points, covs, [req for _, req in lists]
 
     def _embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
         missing = sorted({t for t in texts if t not in self._vectors})
@@ -230,85 +265,142 @@ class GroundedGenerator(Generator):
             for t, v in zip(missing, self.embedder.embed(missing), strict=True):
                 # rounding keeps results identical whatever batch a text was embedded in
                 self._vectors[t] = np.round(v, 5).astype(np.float32)
+        if not texts:
+            return np.zeros((0, self.embedder.dim or 1), np.float32)
         return np.vstack([self._vectors[t] for t in texts])
 
-    # -- calibration -------------------------------------------------------
+    def _space(self, huddle: Huddle) -> FeatureSpace:
+        key = _digest(huddle.model_dump(mode="json"))
+        if key not in self._spaces:
+            if len(self._spaces) > 1024:
+                self._spaces.clear()
+            self._spaces[key] = FeatureSpace(huddle, self._embed)
+        return self._spaces[key]
 
-    def _calibrate(self, huddle: Huddle, history: list[LabelledSolution]) -> _Calibration | None:
-        if not history:
-            return None
-        key = hashlib.sha256(
-            json.dumps(
-                [huddle.model_dump(mode="json"), [h.model_dump(mode="json") for h in history]],
-                sort_keys=True,
-            ).encode()
-        ).hexdigest()
-        if key in self._calibrations:
-            return self._calibrations[key]
-        texts = [h.text for h in history]
+    def _history_vectors(self, history: list[LabelledSolution]) -> NDArray[np.float32]:
         for h in history:
             # the store already holds each past solution's vector: reuse, do not re-embed
-            known = h.vector is not None and h.text not in self._vectors
-            if known and len(h.vector or ()) == (self.embedder.dim or len(h.vector or ())):
+            dim = self.embedder.dim or len(h.vector or ())
+            if h.vector is not None and h.text not in self._vectors and len(h.vector) == dim:
                 self._vectors[h.text] = np.round(np.asarray(h.vector, np.float32), 5).astype(
                     np.float32
                 )
-        # one batched call embeds every new sentence of the history
-        _, coverage = self._coverage(texts, huddle, self.example_weight)
-        vectors = self._embed(texts)
-        overall = [float(np.mean(c)) if c else 0.0 for c in coverage]
-        targets: dict[str, tuple[list[int], list[float], list[float], list[float]]] = {}
-        rows = [i for i, h in enumerate(history) if h.assessment is not None]
-        targets[_OVERALL] = (
-            rows,
-            [history[i].assessment.score for i in rows],  # type: ignore[union-attr]
-            [history[i].weight for i in rows],
-            [overall[i] for i in rows],
+        return self._embed([h.text for h in history])
+
+    # -- calibration on the huddle's own history ------------------------------
+
+    def _calibrate(self, huddle: Huddle, history: list[LabelledSolution]) -> _Calibration:
+        key = _digest(
+            [huddle.model_dump(mode="json"), [h.model_dump(mode="json") for h in history]]
         )
-        for ci, c in enumerate(huddle.rubric):
-            rows = [i for i, h in enumerate(history) if c.id in h.rubric]
-            targets[c.id] = (
-                rows,
-                [history[i].rubric[c.id].score for i in rows],
-                [history[i].weight for i in rows],
-                [coverage[i][ci] for i in rows],
-            )
-        sims = (vectors @ vectors.T).astype(float)
-        cal = _Calibration(vectors=vectors, labels={})
-        for target, (rows, y, w, cov) in targets.items():
-            cal.labels[target] = (rows, y, w)
-            if len(rows) >= self.min_history and len(set(y)) >= 2:
-                cal.models[target] = self._fit(sims, rows, y, w, cov)
+        if key in self._calibrations:
+            return self._calibrations[key]
+        space = self._space(huddle)
+        vectors = self._history_vectors(history)
+        feats = space.features([h.text for h in history], vectors) if history else {}
+        sims = (vectors @ vectors.T).astype(np.float64) if history else np.zeros((0, 0))
+        targets: dict[str, _Target] = {}
+        for target in [OVERALL, *(c.id for c in huddle.rubric)]:
+            rows, labels, weights = [], [], []
+            for i, h in enumerate(history):
+                level = h.assessment if target == OVERALL else h.rubric.get(target)
+                if level is not None:
+                    rows.append(i)
+                    labels.append(LEVELS.index(level))
+                    weights.append(h.weight)
+            model = None
+            if len(rows) >= self.min_history and len(set(labels)) >= 2:
+                sub = sims[np.ix_(rows, rows)]
+                votes = np.vstack(
+                    [
+                        vote_distribution(
+                            np.delete(sub[i], i),
+                            [lab for j, lab in enumerate(labels) if j != i],
+                            [w for j, w in enumerate(weights) if j != i],
+                            self.vote_k,
+                        )
+                        for i in range(len(rows))
+                    ]
+                )
+                model = fit_huddle(
+                    feats[target][rows],
+                    [LEVELS[lab] for lab in labels],
+                    weights,
+                    votes,
+                    target_accuracy=self.target_accuracy,
+                )
+            targets[target] = _Target(rows, labels, weights, model)
+        cal = _Calibration(space, vectors, targets, feats)
         if len(self._calibrations) > 256:
             self._calibrations.clear()
         self._calibrations[key] = cal
         return cal
 
-    def _fit(
-        self,
-        sims: NDArray[np.float64],
-        rows: list[int],
-        y: list[float],
-        w: list[float],
-        cov: list[float],
-    ) -> _Model:
-        """Mixing weight and thresholds that best reproduce the labels (vote leave-one-out)."""
-        sub = sims[np.ix_(rows, rows)]
-        votes = []
-        for i in range(len(rows)):
-            others = [j for j in range(len(rows)) if j != i]
-            v = knn_vote(
-                sub[i, others], [y[j] for j in others], [w[j] for j in others], self.vote_k
+    # -- transfer from the organization's other huddles -----------------------
+
+    def _transfer(self, org_history: list[HuddleHistory]) -> _Transfer | None:
+        if not org_history:
+            return None
+        key = _digest(
+            [[o.huddle.id, [h.model_dump(mode="json") for h in o.history]] for o in org_history]
+        )
+        if key in self._transfers:
+            return self._transfers[key]
+        xo, yo, wo, go = [], [], [], []
+        xc, yc, wc, gc = [], [], [], []
+        for o in org_history:
+            space = self._space(o.huddle)
+            vectors = self._history_vectors(o.history)
+            feats = space.features([h.text for h in o.history], vectors)
+            for i, h in enumerate(o.history):
+                if h.assessment is not None:
+                    xo.append(feats[OVERALL][i])
+                    yo.append(h.assessment)
+                    wo.append(h.weight)
+                    go.append(o.huddle.id)
+                for c in o.huddle.rubric:
+                    if c.id in h.rubric:
+                        xc.append(feats[c.id][i])
+                        yc.append(h.rubric[c.id])
+                        wc.append(h.weight)
+                        gc.append(o.huddle.id)
+
+        def fit(
+            x: list[NDArray[np.float64]], y: list[Level], w: list[float], g: list[str]
+        ) -> LevelModel | None:
+            if len(y) < self.min_history or len(set(y)) < 1:
+                return None
+            return fit_transfer(np.vstack(x), y, w, g, target_accuracy=self.target_accuracy)
+
+        out = _Transfer(fit(xo, yo, wo, go), fit(xc, yc, wc, gc))
+        if len(self._transfers) > 64:
+            self._transfers.clear()
+        self._transfers[key] = out
+        return out
+
+
+def _consistent(criteria: list[CriterionJudgement], overall: Level) -> list[CriterionJudgement]:
+    """Criterion levels that do not contradict the overall level."""
+    out = []
+    for cj in criteria:
+        level = cj.level
+        if (overall == Level.MET and level == Level.NOT_MET) or (
+            overall == Level.NOT_MET and level == Level.MET
+        ):
+            level = Level.PARTIAL
+        if level != cj.level:
+            cj = CriterionJudgement(
+                cj.criterion,
+                cj.points,
+                cj.coverage,
+                level,
+                cj.calibrated,
+                cj.confidence,
+                cj.required,
             )
-            votes.append(cov[i] if v is None else v)
-        labels = [
-            Level.MET if v == 1.0 else Level.PARTIAL if v == 0.5 else Level.NOT_MET for v in y
-        ]
-        best: _Model | None = None
-        for mix in _MIXES:
-            scores = [round(mix * c + (1 - mix) * v, 4) for c, v in zip(cov, votes, strict=True)]
-            t = fit_thresholds(scores, labels, w)
-            if best is None or (t.accuracy or 0) > (best.thresholds.accuracy or 0) + 1e-9:
-                best = _Model(mix, t)
-        assert best is not None
-        return best
+        out.append(cj)
+    return out
+
+
+def _digest(obj: object) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()

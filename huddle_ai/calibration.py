@@ -1,0 +1,368 @@
+"""Calibrated level models: how an organization's facilitators judge, learned from its history.
+
+Each solution is described by a few features that mean the same thing in any
+huddle (how close it is to the huddle's goal, to each criterion's own text, to
+the answer key of a knowledge check and to the level-labelled anchors, how much
+of their wording it uses, how long it is) and, inside a huddle with labelled
+history, by the vote of its most similar labelled neighbours.
+
+:func:`fit_huddle` fits a model on one huddle's own labelled history: it
+chooses, by cross-validated accuracy, between the history's most common level,
+the neighbour vote, a logistic regression on the features and one on features
+plus vote (ties go to the simpler model, so it is never worse than the most
+common level on the history it was checked on). :func:`fit_transfer` does the
+same across the organization's *other* huddles, cross-validated by leaving one
+huddle out, for a huddle that has no history of its own.
+
+Probabilities are temperature-scaled on the cross-validated predictions, so the
+reported ``confidence`` is calibrated on held-out predictions. A review
+threshold is chosen from the same predictions: the lowest confidence at which
+the predictions above it reach ``target_accuracy``; below it a draft is marked
+``needs_review`` and the expected accuracy at that coverage is reported.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from huddle_ai.assessment import content_words
+from huddle_ai.records import Huddle, Level
+
+__all__ = [
+    "FeatureSpace",
+    "LevelModel",
+    "Prediction",
+    "fit_huddle",
+    "fit_transfer",
+    "vote_distribution",
+]
+
+LEVELS: tuple[Level, ...] = (Level.NOT_MET, Level.PARTIAL, Level.MET)
+OVERALL = "__overall__"
+Embed = Callable[[Sequence[str]], NDArray[np.float32]]
+Array = NDArray[np.float64]
+
+
+def _recall(words: set[str], target: set[str]) -> float:
+    return len(words & target) / len(target) if target else 0.0
+
+
+class FeatureSpace:
+    """Features of solutions against one huddle (the same meaning in every huddle)."""
+
+    def __init__(self, huddle: Huddle, embed: Embed) -> None:
+        self.huddle = huddle
+        texts = [f"{huddle.title}. {huddle.prompt} {huddle.goal}"]
+        texts += [c.own_text() for c in huddle.rubric]
+        self._anchor_rows: list[list[tuple[int, Level]]] = []
+        for c in huddle.rubric:
+            rows = []
+            for text, level in c.anchor_texts():
+                rows.append((len(texts), level))
+                texts.append(text)
+            self._anchor_rows.append(rows)
+        key = huddle.answer_key
+        self._key_rows: list[int] = []
+        if key is not None:
+            for p in key.points():
+                self._key_rows.append(len(texts))
+                texts.append(p)
+        vecs = embed(texts).astype(np.float64)
+        self._vecs = vecs
+        self._own_words = [content_words(c.own_text()) for c in huddle.rubric]
+        self._key_words = [content_words(p) for p in key.points()] if key is not None else []
+        self._ref_words = content_words(" ".join(key.points())) if key is not None else set()
+
+    def _criterion(self, ci: int, sims: Array, words: set[str]) -> list[float]:
+        met = [sims[r] for r, lv in self._anchor_rows[ci] if lv == Level.MET]
+        low = [sims[r] for r, lv in self._anchor_rows[ci] if lv != Level.MET]
+        return [
+            float(sims[1 + ci]),
+            _recall(words, self._own_words[ci]),
+            float(max(met)) if met else 0.0,
+            float(max(low)) if low else 0.0,
+        ]
+
+    def features(self, texts: Sequence[str], vectors: NDArray[np.float32]) -> dict[str, Array]:
+        """Per target (``OVERALL`` and each criterion id): one feature row per text."""
+        sims_all = np.asarray(vectors, np.float64) @ self._vecs.T
+        rows: dict[str, list[list[float]]] = {OVERALL: []}
+        for c in self.huddle.rubric:
+            rows[c.id] = []
+        for text, sims in zip(texts, sims_all, strict=True):
+            words = content_words(text)
+            common = [math.log1p(len(text.split())) / 5.0, float(sims[0])]
+            if self._key_rows:
+                ks = [float(sims[r]) for r in self._key_rows]
+                recalls = [_recall(words, kw) for kw in self._key_words]
+                common += [
+                    float(np.mean(ks)),
+                    float(max(ks)),
+                    _recall(words, self._ref_words),
+                    float(np.mean([r >= 0.5 for r in recalls])),
+                ]
+            else:
+                common += [0.0, 0.0, 0.0, 0.0]
+            per = [self._criterion(ci, sims, words) for ci in range(len(self.huddle.rubric))]
+            mean = np.mean(per, axis=0).tolist() if per else [0.0] * 4
+            rows[OVERALL].append(common + mean)
+            for c, f in zip(self.huddle.rubric, per, strict=True):
+                rows[c.id].append(common + f)
+        return {k: np.asarray(v, np.float64).reshape(len(texts), -1) for k, v in rows.items()}
+
+
+def vote_distribution(
+    sims: Array, labels: Sequence[int], weights: Sequence[float], k: int = 7, t: float = 0.2
+) -> Array:
+    """Similarity-weighted level distribution of the ``k`` most similar labelled solutions."""
+    out = np.full(3, 1e-3)
+    if len(labels) == 0:
+        return np.asarray(out / out.sum(), np.float64)
+    top = np.argsort(-sims, kind="stable")[:k]
+    w = np.exp((sims[top] - sims[top].max()) / t) * np.asarray(weights, np.float64)[top]
+    for i, wi in zip(top, w, strict=True):
+        out[labels[i]] += wi
+    return np.asarray(out / out.sum(), np.float64)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    level: Level
+    confidence: float
+    probabilities: dict[Level, float]
+
+
+@dataclass
+class LevelModel:
+    """A fitted level model and what its cross-validation says about it."""
+
+    kind: str  # majority | vote | features | features+vote | heuristic
+    prior: Array
+    temperature: float
+    threshold: float
+    cv_accuracy: float
+    majority_accuracy: float
+    expected_accuracy: float
+    coverage: float
+    n: int
+    scaler: tuple[Array, Array] | None = None
+    coef: tuple[Array, Array, list[int]] | None = None  # (weights, intercepts, classes)
+
+    def _lr(self, x: Array) -> Array:
+        assert self.scaler is not None and self.coef is not None
+        mu, sd = self.scaler
+        w, b, classes = self.coef
+        z = ((x - mu) / sd) @ w.T + b
+        if z.shape[1] == 1:  # binary logistic regression
+            z = np.hstack([-z / 2, z / 2])
+        z = z - z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        out = np.full((len(x), 3), 1e-6)
+        for j, c in enumerate(classes):
+            out[:, c] += p[:, j]
+        return np.asarray(out / out.sum(axis=1, keepdims=True), np.float64)
+
+    def raw(self, x: Array, votes: Array | None) -> Array:
+        if self.kind == "majority":
+            return np.tile(self.prior, (len(x), 1))
+        if self.kind == "vote":
+            assert votes is not None
+            return votes
+        if self.kind == "features+vote":
+            assert votes is not None
+            return self._lr(np.hstack([x, votes]))
+        return self._lr(x)
+
+    def predict(self, x: Array, votes: Array | None = None) -> list[Prediction]:
+        probs = _temper(self.raw(x, votes), self.temperature)
+        out = []
+        for p in probs:
+            j = int(np.argmax(p))
+            out.append(
+                Prediction(LEVELS[j], float(p[j]), {lv: float(p[i]) for i, lv in enumerate(LEVELS)})
+            )
+        return out
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "model": self.kind,
+            "n": self.n,
+            "cv_accuracy": round(self.cv_accuracy, 4),
+            "majority_accuracy": round(self.majority_accuracy, 4),
+            "review_threshold": round(self.threshold, 4),
+            "expected_accuracy": round(self.expected_accuracy, 4),
+            "coverage": round(self.coverage, 4),
+        }
+
+
+def _temper(p: Array, t: float) -> Array:
+    q = np.power(np.clip(p, 1e-9, 1.0), 1.0 / t)
+    return q / q.sum(axis=1, keepdims=True)  # type: ignore[no-any-return]
+
+
+def _fit_lr(
+    x: Array, y: Array, w: Array
+) -> tuple[tuple[Array, Array], tuple[Array, Array, list[int]]]:
+    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+
+    mu = x.mean(axis=0)
+    sd = x.std(axis=0)
+    sd[sd < 1e-6] = 1.0
+    lr = LogisticRegression(C=1.0, max_iter=500)
+    lr.fit((x - mu) / sd, y, sample_weight=w)
+    return (mu, sd), (
+        np.asarray(lr.coef_, np.float64),
+        np.asarray(lr.intercept_, np.float64),
+        [int(c) for c in lr.classes_],
+    )
+
+
+def _prior(y: Array, w: Array) -> Array:
+    out = np.full(3, 0.5)
+    for yi, wi in zip(y, w, strict=True):
+        out[int(yi)] += wi
+    return out / out.sum()  # type: ignore[no-any-return]
+
+
+def _folds(y: Array, groups: Array | None) -> list[NDArray[np.intp]]:
+    n = len(y)
+    if groups is not None:
+        return [np.flatnonzero(groups == g).astype(np.intp) for g in np.unique(groups)]
+    if n <= 30:
+        return [np.array([i], dtype=np.intp) for i in range(n)]
+    order = np.argsort(y, kind="stable").astype(np.intp)  # stratified: classes round-robin
+    return [order[i::5] for i in range(5)]
+
+
+def _weighted_acc(pred: Array, y: Array, w: Array) -> float:
+    return float(np.sum(w * (pred == y)) / np.sum(w))
+
+
+def _choose(
+    x: Array,
+    y: Array,
+    w: Array,
+    votes: Array | None,
+    groups: Array | None,
+    target_accuracy: float,
+) -> LevelModel:
+    n = len(y)
+    folds = _folds(y, groups)
+    kinds = ["majority"]
+    if votes is not None:
+        kinds.append("vote")
+    kinds.append("features")
+    if votes is not None:
+        kinds.append("features+vote")
+    cv: dict[str, Array] = {k: np.zeros((n, 3)) for k in kinds}
+    for test in folds:
+        train = np.setdiff1d(np.arange(n), test)
+        if len(train) == 0:
+            continue
+        prior = _prior(y[train], w[train])
+        cv["majority"][test] = prior
+        if votes is not None:
+            cv["vote"][test] = votes[test]
+        for k, xx in (("features", x), ("features+vote", None)):
+            if k not in cv:
+                continue
+            if xx is None:
+                assert votes is not None
+                xx = np.hstack([x, votes])
+            if len(np.unique(y[train])) < 2:
+                cv[k][test] = prior
+                continue
+            scaler, coef = _fit_lr(xx[train], y[train], w[train])
+            m = LevelModel(k, prior, 1.0, 0, 0, 0, 0, 0, 0, scaler, coef)
+            cv[k][test] = m._lr(xx[test])
+    scores = {k: _weighted_acc(np.argmax(p, axis=1), y, w) for k, p in cv.items()}
+    best = max(kinds, key=lambda k: (round(scores[k], 6), -kinds.index(k)))
+    probs = cv[best]
+    temperature = min(
+        (0.5, 0.75, 1.0, 1.5, 2.0, 3.0),
+        key=lambda t: -float(np.sum(w * np.log(_temper(probs, t)[np.arange(n), y.astype(int)]))),
+    )
+    tempered = _temper(probs, temperature)
+    conf = tempered.max(axis=1)
+    correct = np.argmax(tempered, axis=1) == y
+    threshold, expected, coverage = _review_threshold(conf, correct, target_accuracy)
+    model = LevelModel(
+        kind=best,
+        prior=_prior(y, w),
+        temperature=temperature,
+        threshold=threshold,
+        cv_accuracy=scores[best],
+        majority_accuracy=scores["majority"],
+        expected_accuracy=expected,
+        coverage=coverage,
+        n=n,
+    )
+    if best in ("features", "features+vote"):
+        xx = x if best == "features" else np.hstack([x, votes])  # type: ignore[list-item]
+        if len(np.unique(y)) >= 2:
+            model.scaler, model.coef = _fit_lr(xx, y, w)
+        else:
+            model.kind = "majority"
+    return model
+
+
+def _review_threshold(
+    conf: Array, correct: NDArray[np.bool_], target: float
+) -> tuple[float, float, float]:
+    """The lowest confidence above which held-out accuracy reaches ``target``."""
+    n = len(conf)
+    order = np.argsort(-conf, kind="stable")
+    hits = np.cumsum(correct[order])
+    best_k = 0
+    for k in range(1, n + 1):
+        if k < n and conf[order[k]] == conf[order[k - 1]]:
+            continue  # a threshold cannot split equal confidences
+        if hits[k - 1] / k >= target:
+            best_k = k
+    if best_k == 0:
+        return 1.01, float(np.mean(correct)) if n else 0.0, 0.0
+    return float(conf[order[best_k - 1]]), float(hits[best_k - 1] / best_k), best_k / n
+
+
+def _levels(labels: Sequence[Level]) -> Array:
+    return np.asarray([LEVELS.index(lv) for lv in labels], np.float64)
+
+
+def fit_huddle(
+    x: Array,
+    labels: Sequence[Level],
+    weights: Sequence[float],
+    votes: Array,
+    *,
+    target_accuracy: float = 0.8,
+) -> LevelModel:
+    """A level model for one target fitted on the huddle's own labelled history.
+
+    ``votes`` are leave-one-out neighbour vote distributions of the history.
+    """
+    y = _levels(labels).astype(int)
+    return _choose(x, y, np.asarray(weights, np.float64), votes, None, target_accuracy)
+
+
+def fit_transfer(
+    x: Array,
+    labels: Sequence[Level],
+    weights: Sequence[float],
+    groups: Sequence[str],
+    *,
+    target_accuracy: float = 0.8,
+) -> LevelModel:
+    """A level model for a new huddle, fitted on the organization's other huddles.
+
+    Cross-validated by leaving one huddle out when there are two or more.
+    """
+    y = _levels(labels).astype(int)
+    g = np.asarray(groups)
+    grouped = g if len(np.unique(g)) >= 2 else None
+    return _choose(x, y, np.asarray(weights, np.float64), None, grouped, target_accuracy)
