@@ -1,0 +1,50 @@
+"""The anonymizer: replaces the spans an :class:`Analyzer` found with
+placeholders such as ``[email]`` and counts them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from huddle_ai.privacy.analyzer import Analyzer, default_recognizers
+
+__all__ = ["PLACEHOLDERS", "Redactor"]
+
+PLACEHOLDERS = {
+    "email": "[email]",
+    "phone": "[phone]",
+    "url": "[url]",
+    "learner": "[learner]",
+    "person": "[person]",
+    "address": "[address]",
+    "iban": "[iban]",
+    "card": "[card]",
+    "national_id": "[national_id]",
+    "ip": "[ip]",
+}
+
+
+@dataclass
+class Redactor:
+    """Replaces PII with placeholders. ``names`` are learner names to hide;
+    words of ``keep`` (the author's own name) are never hidden."""
+
+    names: Iterable[str] = ()
+    keep: str | None = None
+    analyzer: Analyzer = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.names = tuple(self.names)
+        self.analyzer = Analyzer(default_recognizers(names=self.names, keep=self.keep))
+
+    def redact(self, text: str) -> tuple[str, int]:
+        """``text`` with PII replaced, and how many replacements were made."""
+        spans = self.analyzer.analyze(text)
+        out = []
+        last = 0
+        for span in spans:
+            out.append(text[last : span.start])
+            out.append(PLACEHOLDERS.get(span.category, f"[{span.category}]"))
+            last = span.end
+        out.append(text[last:])
+        return "".join(out), len(spans)
