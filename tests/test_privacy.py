@@ -97,3 +97,75 @@ def test_ordinary_feedback_sharing_a_few_words_is_not_a_leak() -> None:
         "to peers on a learner's solution next week."
     )
     assert not leaks_prompt(feedback, SYSTEM)
+
+
+@pytest.mark.parametrize(
+    ("pii", "placeholder"),
+    [
+        ("müller@beispiel.de", "[email]"),
+        ("ana [at] acme-corp [dot] com", "[email]"),
+        ("01 42 68 53 00", "[phone]"),
+        ("03-1234-5678", "[phone]"),
+        ("+55 11 98765-4321", "[phone]"),
+        ("221B Baker Street, London NW1 6XE", "[address]"),
+        ("Calle Mayor 5, 28013 Madrid", "[address]"),
+        ("DE89 3704 0044 0532 0130 00", "[iban]"),
+        ("4111 1111 1111 1111", "[card]"),
+        ("536-90-4567", "[national_id]"),
+        ("JG 10 37 95 A", "[national_id]"),
+        ("203.0.113.45", "[ip]"),
+        ("2001:db8::ff00:42:8329", "[ip]"),
+        ("Dr. Okonkwo", "[person]"),
+        ("Sarah Connor", "[person]"),
+    ],
+)
+def test_each_category_has_its_placeholder(pii: str, placeholder: str) -> None:
+    out, n = Redactor().redact(f"Noted: {pii} (from the form).")
+    assert out == f"Noted: {placeholder} (from the form)." and n == 1
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["DE89 3704 0044 0532 0130 01", "4111 1111 1111 1112", "Order number 100-200-3000"],
+)
+def test_numbers_failing_their_checksum_or_context_stay(number: str) -> None:
+    assert Redactor().redact(f"See {number}.") == (f"See {number}.", 0)
+
+
+ROSTER = ["Ana Ruiz", "Will Turner", "Mark Okafor", "May Chen", "Grace Hopper", "Bill Novak"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Will the team adopt the new intake form?",
+        "Mark the decision in the log.",
+        "May is our busiest month.",
+        "Bill the client after sign-off.",
+        "Grace periods were cut to 14 days.",
+        "I will mark the tickets in May.",
+    ],
+)
+def test_everyday_words_that_are_learner_names_stay(text: str) -> None:
+    assert Redactor(names=ROSTER).redact(text) == (text, 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ana ruiz ran it", "[learner] ran it"),
+        ("RUIZ approved.", "[learner] approved."),
+        ("Ask ruiz and Okafor.", "Ask [learner] and [learner]."),
+        ("Will said it works.", "[learner] said it works."),
+        ("I asked May for notes.", "I asked [learner] for notes."),
+        ("Tomas Herrera helped.", "[learner] helped."),
+    ],
+)
+def test_learner_names_in_any_case_and_alone(text: str, expected: str) -> None:
+    out, _ = Redactor(names=[*ROSTER, "Tomás Herrera"]).redact(text)
+    assert out == expected
+
+
+def test_the_authors_name_is_never_redacted_even_as_an_outsider() -> None:
+    out, n = Redactor(names=ROSTER, keep="Sarah Connor").redact("Sarah Connor here; Ana helped.")
+    assert out == "Sarah Connor here; [learner] helped." and n == 1

@@ -31,6 +31,7 @@ _ENGLISH = (
     rf"\b(?:all\s+|any\s+|the\s+|your\s+|these\s+|those\s+)?(?:previous|prior|above|earlier|"
     rf"preceding|original|system|grader'?s?|other)\s+(?:\w+\s+)?(?:{_INSTRUCTIONS})\b",
     rf"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+|every\s+)?"
+    rf"(?:(?:safety|content|grading|scoring|assessment|huddle|system|original|these|those)\s+)?"
     rf"(?:{_INSTRUCTIONS}|everything(?:\s+(?:above|before|else))?)\b",
     r"\b(?:you are now|from now on,? you|pretend (?:to be|you are)|act as (?:a|an|the) "
     r"(?:grader|assistant|system|admin)|system prompt|hidden prompt|your instructions|"

@@ -29,7 +29,7 @@ _CONFUSABLE = str.maketrans(
 )
 _CONFUSABLE_CHARS = frozenset(chr(c) for c in _CONFUSABLE)
 _WORD = re.compile(r"\w+")
-_SPACED = re.compile(r"(?<!\w)(?:\w[ .\-_*]){3,}\w(?!\w)")
+_SPACED = re.compile(r"(?<!\w)(?:\w[ .\-_*]){2,}\w(?!\w)")
 _BLOB = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
 
 
@@ -60,7 +60,10 @@ def despaced(text: str) -> str:
     a wider gap between letters is kept as a word break."""
 
     def join(m: re.Match[str]) -> str:
-        return re.sub(r"(?<=\w)[ .\-_*](?=\w)", "", m.group(0))
+        run = m.group(0)
+        # "i.g.n.o.r.e p.r.e.v" breaks words with a space; "I G N O R E" cannot
+        separators = "[.\\-_*]" if re.search(r"\w[.\-_*]\w", run) else " "
+        return re.sub(rf"(?<=\w){separators}(?=\w)", "", run)
 
     text = re.sub(r"(?<=\w) {2,}(?=\w)", "  ", text)
     # the double space stays a word break: split on it, join letters, re-join

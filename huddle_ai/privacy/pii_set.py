@@ -32,7 +32,7 @@ __all__ = [
 CATEGORIES = (
     "email", "phone", "address", "iban", "card", "national_id", "ip", "url", "learner", "person",
 )  # fmt: skip
-SPLITS = ("tuning", "heldout")
+SPLITS = ("tuning", "heldout", "probe")
 _MARK = re.compile(r"\[\[(\w+):(.*?)\]\]")
 
 
