@@ -25,6 +25,7 @@ from huddle_ai.store import Store
 from huddle_ai.tokens import count_tokens_batch
 
 __all__ = [
+    "ContextCache",
     "ContextItem",
     "FeedbackContext",
     "HuddleHistory",
@@ -252,12 +253,55 @@ def _pack(items: list[ContextItem], budget: int) -> tuple[list[ContextItem], int
     return [i for i in items if i.kind in _PROTECTED or i.id in kept], total, dropped
 
 
+class ContextCache:
+    """Per-organization reads that only writes change: learners and labelled histories.
+
+    Entries are valid while the organization's store generation is unchanged;
+    the store renews it on every write (ingest, deletion, reindex), in any
+    process, so a cached history is never stale. One cache per engine.
+    """
+
+    def __init__(self, max_orgs: int = 64) -> None:
+        self._orgs: dict[str, tuple[str, dict[str, object]]] = {}
+        self.max_orgs = max_orgs
+
+    def scope(self, store: Store, org: str) -> dict[str, object]:
+        generation = store.generation(org)
+        hit = self._orgs.get(org)
+        if hit is None or hit[0] != generation:
+            if len(self._orgs) >= self.max_orgs:
+                self._orgs.pop(next(iter(self._orgs)))
+            hit = (generation, {})
+            self._orgs[org] = hit
+        return hit[1]
+
+
 def _history(
-    store: Store, org: str, huddle_id: str, exclude: str | None, limit: int
+    store: Store,
+    org: str,
+    huddle_id: str,
+    exclude: str | None,
+    limit: int,
+    memo: dict[str, object] | None = None,
 ) -> list[LabelledSolution]:
+    """The huddle's labelled past solutions: the most recent ``limit``, without ``exclude``."""
+    key = f"history:{huddle_id}:{limit}"
+    full = memo.get(key) if memo is not None else None
+    if full is None:
+        full = _recent_history(store, org, huddle_id, limit + 1)
+        if memo is not None:
+            memo[key] = full
+    assert isinstance(full, list)
+    kept = [h for _, h in full if h.id != exclude][:limit]
+    return sorted(kept, key=lambda h: h.id)
+
+
+def _recent_history(
+    store: Store, org: str, huddle_id: str, limit: int
+) -> list[tuple[object, LabelledSolution]]:
     # Only the most recently stored `limit` solutions are read in full: a big
     # huddle holds thousands, and parsing them all dominated context building.
-    ids = [i for i in store.ids(org, "solution", {"huddle_id": huddle_id}) if i != exclude]
+    ids = store.ids(org, "solution", {"huddle_id": huddle_id})
     found = store.get(org, "solution", ids[-limit:])
     sols = [s for s in found.values() if isinstance(s, Solution)]
     sols.sort(key=lambda s: (s.created_at, s.id), reverse=True)
@@ -270,35 +314,61 @@ def _history(
             labelled.append((s, assessment, rubric, weight))
     # the stored vectors spare a generator from re-embedding the whole history
     vectors = store.embeddings(org, "solution", [s.id for s, *_ in labelled])
-    out: list[LabelledSolution] = []
-    for s, assessment, rubric, weight in labelled:
+    out: list[tuple[object, LabelledSolution]] = []
+    for s, assessment, rubric, weight in sorted(
+        labelled, key=lambda x: (x[0].created_at, x[0].id), reverse=True
+    ):
         vec = vectors.get(s.id)
         first = _ranked(fb.get(s.id, []))[0]
         out.append(
-            LabelledSolution(
-                id=s.id,
-                text=s.text,
-                assessment=assessment,
-                rubric=rubric,
-                weight=weight,
-                feedback=first.text,
-                feedback_role=first.author_role.value,
-                vector=None if vec is None else vec.tolist(),
+            (
+                s.created_at,
+                LabelledSolution(
+                    id=s.id,
+                    text=s.text,
+                    assessment=assessment,
+                    rubric=rubric,
+                    weight=weight,
+                    feedback=first.text,
+                    feedback_role=first.author_role.value,
+                    vector=None if vec is None else vec.tolist(),
+                ),
             )
         )
     return out
 
 
 def _org_history(
-    store: Store, org: str, huddle_id: str, exclude: str | None, limit: int
+    store: Store,
+    org: str,
+    huddle_id: str,
+    exclude: str | None,
+    limit: int,
+    memo: dict[str, object] | None,
 ) -> list[HuddleHistory]:
+    huddles = memo.get("huddles") if memo is not None else None
+    if huddles is None:
+        huddles = [h for h in store.all(org, "huddle") if isinstance(h, Huddle)]
+        if memo is not None:
+            memo["huddles"] = huddles
+    assert isinstance(huddles, list)
     out = []
-    for h in store.all(org, "huddle"):
-        if isinstance(h, Huddle) and h.id != huddle_id:
-            hist = _history(store, org, h.id, exclude, limit)
+    for h in huddles:
+        if h.id != huddle_id:
+            hist = _history(store, org, h.id, exclude, limit, memo)
             if hist:
                 out.append(HuddleHistory(huddle=h, history=hist))
     return out
+
+
+def _learners(store: Store, org: str, memo: dict[str, object] | None) -> list[Learner]:
+    got = memo.get("learners") if memo is not None else None
+    if got is None:
+        got = [r for r in store.all(org, "learner") if isinstance(r, Learner)]
+        if memo is not None:
+            memo["learners"] = got
+    assert isinstance(got, list)
+    return got
 
 
 def build_context(
@@ -315,6 +385,7 @@ def build_context(
     history_limit: int = 300,
     org_history_below: int = 40,
     org_history_limit: int = 100,
+    cache: ContextCache | None = None,
 ) -> FeedbackContext:
     """The context for a suggestion on stored ``solution_id`` or new ``text`` for ``huddle_id``."""
     if token_budget < 1:
@@ -332,16 +403,17 @@ def build_context(
         huddle = result.huddle
     if not isinstance(huddle, Huddle):
         raise InvalidInputError("a suggestion on new text needs the huddle id (huddle_id)")
-    learners = [r for r in store.all(org, "learner") if isinstance(r, Learner)]
+    memo = cache.scope(store, org) if cache is not None else None
+    learners = _learners(store, org, memo)
     learner_name = next((r.display_name for r in learners if r.id == learner_id), None)
     other_names = sorted({r.display_name for r in learners if r.id != learner_id})
 
     items = _huddle_items(huddle) + _neighbour_items(result.neighbors, feedback_per_solution)
     kept, tokens, dropped = _pack(items, token_budget)
-    history = _history(store, org, huddle.id, solution_id, history_limit)
+    history = _history(store, org, huddle.id, solution_id, history_limit, memo)
     # a huddle with little history of its own learns from the organization's other huddles
     org_history = (
-        _org_history(store, org, huddle.id, solution_id, org_history_limit)
+        _org_history(store, org, huddle.id, solution_id, org_history_limit, memo)
         if len(history) < org_history_below
         else []
     )

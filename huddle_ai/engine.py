@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from huddle_ai.context import ContextCache
 from huddle_ai.embeddings import Embedder, FakeEmbedder, Progress, SentenceTransformerEmbedder
 from huddle_ai.errors import ConfigurationError, NotFoundError
 from huddle_ai.formats import AnyRecord, Parsed, read_file, write_jsonl
@@ -114,6 +115,8 @@ class HuddleAI:
         self.embedder = embedder if embedder is not None else build_embedder(self.settings)
         self.store = store if store is not None else build_store(self.settings, self.embedder)
         self._generators: tuple[Generator, Generator | None] | None = None
+        # learners and labelled histories, valid until the store's next write
+        self.context_cache = ContextCache()
 
     # -- ingest ------------------------------------------------------------
 
@@ -253,6 +256,7 @@ class HuddleAI:
             fallback=fallback,
             token_budget=self.settings.context_token_budget,
             k=k,
+            cache=self.context_cache,
         )
 
     # -- matching ----------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Collection
+from typing import TYPE_CHECKING
 
 from huddle_ai.context import FeedbackContext
 from huddle_ai.embeddings import Embedder
@@ -20,6 +21,9 @@ from huddle_ai.generators import Generator
 from huddle_ai.records import Learner
 from huddle_ai.store import Store
 from huddle_ai.suggestion import FeedbackSuggestion
+
+if TYPE_CHECKING:
+    from huddle_ai.context import ContextCache
 
 __all__ = ["check_citations", "generate_checked", "learner_names", "suggest"]
 
@@ -97,6 +101,7 @@ def suggest(
     fallback: Generator | None = None,
     token_budget: int = 1800,
     k: int = 5,
+    cache: ContextCache | None = None,
 ) -> FeedbackSuggestion:
     """A checked feedback suggestion for stored ``solution_id`` or new ``text``
     for ``huddle_id`` in organization ``org``."""
@@ -111,7 +116,7 @@ def suggest(
         huddle_id=huddle_id,
         k=k,
         token_budget=token_budget,
+        cache=cache,
     )
-    names = learner_names(store, org)
-    private = [n for lid, n in names.items() if lid != context.learner_id]
-    return generate_checked(context, generator, fallback, private_names=private)
+    # the context already holds the names of every learner but the author
+    return generate_checked(context, generator, fallback, private_names=context.other_names)

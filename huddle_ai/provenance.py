@@ -152,7 +152,7 @@ class Sources:
             parts = [p.strip(" .,;:") for p in _ELLIPSIS.split(_norm(s.text))]
             return all(not p or p in self._exact for p in parts)
         if s.kind == "number":
-            return s.text in self._numbers or s.text in self._exact
+            return s.text in self._numbers
         low = s.text.lower()
         if low in self._words or _stem(low) in self._words:
             return True

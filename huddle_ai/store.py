@@ -14,6 +14,7 @@ another embedder raises :class:`BackendMismatchError`.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,6 +151,29 @@ class Store:
                 continue
             return cast(str | None, (col.metadata or {}).get("embedder"))
         return None
+
+    # -- generation: a token that changes on every write --------------------
+
+    def generation(self, org: str) -> str:
+        """A token that changes whenever ``org``'s records change, in any process.
+
+        Caches of per-organization reads (histories, learners) stay valid while it
+        is unchanged. It lives in the huddle collection's metadata.
+        """
+        try:
+            col = self._client.get_collection(
+                _collection_name(org, "huddle"), embedding_function=None
+            )
+        except Exception:
+            return "none"
+        return str((col.metadata or {}).get("generation", "initial"))
+
+    def _bump(self, org: str) -> None:
+        col = self._collection(org, "huddle")
+        assert col is not None
+        meta = dict(col.metadata or {})
+        meta["generation"] = uuid.uuid4().hex
+        col.modify(metadata=meta)
 
     # -- reads --------------------------------------------------------------
 
@@ -301,6 +325,7 @@ class Store:
                 documents=[r.embed_text() for r in chunk],
                 metadatas=metas,
             )
+        self._bump(org)
 
     def delete(self, org: str, kind: Kind, ids: Sequence[str]) -> None:
         col = self._collection(org, kind, create=False)
@@ -308,6 +333,7 @@ class Store:
             return
         for start in range(0, len(ids), self._max_batch):
             col.delete(ids=list(ids[start : start + self._max_batch]))
+        self._bump(org)
 
     def delete_org(self, org: str) -> bool:
         """Drop every collection of an organization; False if it had none."""

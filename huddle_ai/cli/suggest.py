@@ -22,7 +22,15 @@ def show_suggestion(s: FeedbackSuggestion) -> None:
         typer.echo(f"(degraded: {s.degraded_reason})", err=True)
     typer.echo(s.text)
     typer.echo(f"\nNext step: {s.next_step}")
-    typer.echo(f"\nAssessment: {s.assessment.value}")
+    confidence = "" if s.confidence is None else f", confidence {s.confidence:.0%}"
+    review = "needs review" if s.needs_review else "ready to post"
+    expected = (
+        f"; drafts this confident were right {s.expected_accuracy:.0%} of the time"
+        if s.expected_accuracy is not None and not s.needs_review
+        else ""
+    )
+    judged = f", judged from the {s.judged_by}" if s.judged_by else ""
+    typer.echo(f"\nAssessment: {s.assessment.value}{confidence}{judged} ({review}{expected})")
     for r in s.rubric:
         typer.echo(f"  {r.criterion_id}: {r.level.value} - {r.evidence}")
     if s.citations:

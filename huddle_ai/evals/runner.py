@@ -89,7 +89,6 @@ def _as_json(scores: dict[str, Score]) -> dict[str, dict[str, Any]]:
 
 
 def _context(hai: HuddleAI, suite: Suite, case: Case) -> FeedbackContext:
-    opts = {k: v for k, v in suite.context.items() if k in ("k", "token_budget")}
     return build_context(
         hai.store,
         hai.embedder,
@@ -97,7 +96,9 @@ def _context(hai: HuddleAI, suite: Suite, case: Case) -> FeedbackContext:
         solution_id=case.solution_id,
         text=case.text,
         huddle_id=case.huddle_id,
-        **opts,
+        k=suite.context.get("k", 5),
+        token_budget=suite.context.get("token_budget", 1800),
+        cache=hai.context_cache,
     )
 
 

@@ -196,7 +196,8 @@ def _passages(judgement: Judgement, redactor: Redactor) -> dict[str, PointScore]
         ev = p.evidence or ""
         if p.score < fits[ev] - 0.05:
             continue  # the passage is evidence for another criterion
-        if cid in out or ev in used or redactor.redact(ev)[1] or len(ev.split()) < 5:
+        overlaps = any(ev in u or u in ev for u in used)
+        if cid in out or overlaps or redactor.redact(ev)[1] or len(ev.split()) < 5:
             continue
         if p.score >= PARTLY or cj.level == Level.MET:
             out[cid] = p
@@ -324,11 +325,12 @@ def compose(context: FeedbackContext, judgement: Judgement) -> SuggestionBody:
             evidence = f"{quote(p.evidence or '')} covers {_lower_first(p.point)}"
         else:
             low = min(cj.points, key=lambda q: q.score, default=None)
-            evidence = (
-                f"no passage yet shows {_lower_first(low.point)}"
-                if low is not None
-                else "no checklist to compare"
-            )
+            if cj.level != Level.NOT_MET:
+                evidence = f"judged {cj.level.value.replace('_', ' ')} from the whole answer"
+            elif low is not None:
+                evidence = f"no passage yet shows {_lower_first(low.point)}"
+            else:
+                evidence = "no checklist to compare"
         rubric.append(
             CriterionAssessment(criterion_id=cj.criterion.id, level=cj.level, evidence=evidence)
         )
