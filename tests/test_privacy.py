@@ -169,3 +169,8 @@ def test_learner_names_in_any_case_and_alone(text: str, expected: str) -> None:
 def test_the_authors_name_is_never_redacted_even_as_an_outsider() -> None:
     out, n = Redactor(names=ROSTER, keep="Sarah Connor").redact("Sarah Connor here; Ana helped.")
     assert out == "Sarah Connor here; [learner] helped." and n == 1
+
+
+def test_invisible_characters_cannot_hide_pii() -> None:
+    out, n = Redactor(names=ROSTER).redact("Mail ana\u200b@acme.org or ask Ru\u200diz.")
+    assert out == "Mail [email] or ask [learner]." and n == 2

@@ -67,11 +67,13 @@ class Analyzer:
         # so a URL holding an email stays one URL.
         found.sort(key=lambda s: (s.start, -s.end))
         merged: list[list[Span]] = []
+        end = -1
         for span in found:
-            if merged and span.start < max(s.end for s in merged[-1]):
+            if merged and span.start < end:
                 merged[-1].append(span)
             else:
                 merged.append([span])
+            end = max(end, span.end) if len(merged[-1]) > 1 else span.end
         return [_merge(group) for group in merged]
 
 

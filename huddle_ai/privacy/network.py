@@ -20,7 +20,18 @@ _SECRET_KEY = re.compile(
     re.IGNORECASE,
 )
 # A run of 20+ URL-safe characters mixing letters and digits looks like a credential.
-_TOKENISH = re.compile(r"(?=[A-Za-z0-9_\-]*\d)(?=[A-Za-z0-9_\-]*[A-Za-z])[A-Za-z0-9_\-]{20,}")
+_RUN = re.compile(r"[A-Za-z0-9_\-]{20,}")
+
+
+def _tokenish(text: str) -> bool:
+    # checked per run in Python: lookaheads inside the pattern would rescan the
+    # rest of a long run at every position
+    return any(
+        any(c.isdigit() for c in run) and any(c.isalpha() for c in run)
+        for run in _RUN.findall(text)
+    )
+
+
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)")
 _IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
 _VERSION_WORDS = ("version", "v", "release", "build", "chapter", "section", "rule")
@@ -32,9 +43,9 @@ def url_has_secret(url: str) -> bool:
     if parts.username or parts.password:
         return True
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        if _SECRET_KEY.search(key) or _TOKENISH.search(value):
+        if _SECRET_KEY.search(key) or _tokenish(value):
             return True
-    return bool(_TOKENISH.search(parts.path) or _TOKENISH.search(parts.fragment))
+    return _tokenish(parts.path) or _tokenish(parts.fragment)
 
 
 class SecretUrlRecognizer:

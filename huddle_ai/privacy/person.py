@@ -155,9 +155,11 @@ class RosterRecognizer:
         spans: list[Span] = []
         if self._full is not None:
             spans += [Span(m.start(), m.end(), "learner", 1.0) for m in self._full.finditer(text)]
+        # a part inside a full name is already covered
+        covered = {i for s in spans for i in range(s.start, s.end)}
         if self._parts is not None:
             for m in self._parts.finditer(text):
-                if any(s.start <= m.start() < s.end for s in spans):
+                if m.start() in covered:
                     continue
                 score = self._part_score(text, m.start(), m.end())
                 if score:

@@ -31,6 +31,8 @@ _CANDIDATE = re.compile(
     r"(?<![\w+\-/.])(?:\+|00)?(?:\(\d{1,4}\)[\s.\-]?)?\d{1,8}"
     r"(?:(?:[\s.\-]|\s?\(0?\d{1,4}\)\s?)\d{1,8}){0,6}(?![\w\-/]|[.,]\d)"
 )
+# Regions whose national numbers are written without a leading trunk "0".
+_NO_TRUNK = frozenset({"US", "CA", "ES", "IT", "PT", "PL", "MX", "IN", "CN", "BR", "KR", "AR"})
 _NANP = re.compile(r"^(?:\(\d{3}\)\s?|\d{3}[\s.\-])\d{3}[\s.\-]\d{4}$")
 # a date, with or without the hour after it ("2025-03-14 10:00")
 _DATE = re.compile(r"^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4})(?:\s|$)")
@@ -59,17 +61,17 @@ class PhoneRecognizer:
 
     def analyze(self, text: str) -> list[Span]:
         spans = []
+        # a long table repeats numbers; each is validated once
+        seen: dict[str, tuple[bool, bool]] = {}
         for m in _CANDIDATE.finditer(text):
             raw = m.group(0)
             digits = sum(c.isdigit() for c in raw)
             if not 7 <= digits <= 15 or _DATE.match(raw):
                 continue
             international = raw.startswith(("+", "00"))
-            valid = self._valid(raw, international)
-            # Numbers in fictional ranges (555-0100, 07700 900xxx) are not valid,
-            # yet people write them; a "+" number or the North American shape
-            # that is at least possible still counts.
-            possible = (international or _NANP.match(raw)) and self._possible(raw, international)
+            if raw not in seen:
+                seen[raw] = self._check(raw, international)
+            valid, possible = seen[raw]
             if not valid and not possible:
                 continue
             start, end = m.span()
@@ -85,6 +87,16 @@ class PhoneRecognizer:
             spans.append(Span(start, end, "phone", score))
         return spans
 
+    def _check(self, raw: str, international: bool) -> tuple[bool, bool]:
+        """(valid in some region, at least possible where fictional ranges are common)."""
+        if self._valid(raw, international):
+            return True, True
+        # Numbers in fictional ranges (555-0100, 07700 900xxx) are not valid,
+        # yet people write them; a "+" number or the North American shape
+        # that is at least possible still counts.
+        possible = bool(international or _NANP.match(raw)) and self._possible(raw, international)
+        return False, possible
+
     def _possible(self, raw: str, international: bool) -> bool:
         try:
             parsed = phonenumbers.parse(self._plus(raw), None if international else "US")
@@ -98,7 +110,14 @@ class PhoneRecognizer:
 
     def _valid(self, raw: str, international: bool) -> bool:
         number = self._plus(raw)
-        for region in (None,) if international else self.regions:
+        if international:
+            regions: Sequence[str | None] = (None,)
+        elif raw.startswith(("0", "(")):
+            regions = self.regions
+        else:
+            # without a trunk "0" only the regions that dial without one can match
+            regions = [r for r in self.regions if r in _NO_TRUNK]
+        for region in regions:
             try:
                 parsed = phonenumbers.parse(number, region)
             except phonenumbers.NumberParseException:

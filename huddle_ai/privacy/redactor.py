@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from huddle_ai.privacy.analyzer import Analyzer, default_recognizers
+from huddle_ai.privacy.normalize import strip_invisible
 
 __all__ = ["PLACEHOLDERS", "Redactor"]
 
@@ -38,7 +39,13 @@ class Redactor:
         self.analyzer = Analyzer(default_recognizers(names=self.names, keep=self.keep))
 
     def redact(self, text: str) -> tuple[str, int]:
-        """``text`` with PII replaced, and how many replacements were made."""
+        """``text`` with PII replaced, and how many replacements were made.
+
+        Zero-width and other invisible characters are dropped first: they can
+        split an email or a name so that no pattern sees it, and they carry
+        nothing a reader of the text would miss.
+        """
+        text = strip_invisible(text)
         spans = self.analyzer.analyze(text)
         out = []
         last = 0
