@@ -3,19 +3,27 @@ job and reads job results; the work happens in the workers.
 
 API keys belong to one organization each and are kept only as SHA-256
 hashes. A key for organization A gets 403 on organization B's paths and 404
-on B's jobs (they do not exist, as far as A can tell). Bodies above
-``max_body_bytes`` get 413; invalid bodies get 422 with the details.
+on B's jobs (they do not exist, as far as A can tell). The keys file is
+re-read when it changes, so a new key works without a restart.
+
+Input never causes a 5xx: bodies are bounded and strict JSON
+(:mod:`huddle_ai.limits`), invalid bodies and records get 422 with the
+record and field named, and record imports are checked synchronously,
+references included (against the body and the organization's stored
+records), so a rejected import enqueues nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Awaitable, Callable, MutableMapping
+import logging
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 from redis import Redis
@@ -23,17 +31,23 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from huddle_ai import __version__, jobs, webhooks
-from huddle_ai.errors import ConfigurationError, InvalidInputError, NotFoundError
-from huddle_ai.records import Record, validate_org
+from huddle_ai.errors import (
+    ConfigurationError,
+    HuddleAIError,
+    InvalidInputError,
+    LineError,
+    NotFoundError,
+)
+from huddle_ai.ingest import StoredIds, check
+from huddle_ai.ingest import parsed_from as _parsed_from
+from huddle_ai.limits import RequestLimits
+from huddle_ai.records import Record, RecordId, validate_org
 from huddle_ai.settings import Settings
+from huddle_ai.store import Store
 
-__all__ = ["KeyRing", "create_app", "hash_key"]
+__all__ = ["KeyRing", "create_app", "hash_key", "stored_ids"]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+log = logging.getLogger(__name__)
 
 
 def hash_key(key: str) -> str:
@@ -45,38 +59,73 @@ class KeyRing:
 
     Entries are ``org:sha256:<hex>`` (preferred: the key itself is never
     stored) or ``org:<key>`` (hashed on load), one per line in a file (``#``
-    starts a comment) or comma-separated in ``HUDDLE_AI_API_KEYS``.
+    starts a comment) or comma-separated in ``HUDDLE_AI_API_KEYS``. The file
+    is re-read when it changes (checked on each look-up, one ``stat``); while
+    it is malformed (say, half written) the keys read before stay in use.
     """
 
-    def __init__(self, entries: list[str] | None = None) -> None:
-        self._orgs: dict[str, str] = {}
-        for entry in entries or []:
-            self.add_entry(entry)
+    def __init__(self, entries: list[str] | None = None, *, path: Path | None = None) -> None:
+        self._static = self._parse([e for e in entries or [] if e.strip()])
+        self._path = path
+        self._stamp = self._stat()
+        self._orgs = {**self._static, **self._parse(self._file_entries())}
+
+    @staticmethod
+    def _parse(entries: list[str]) -> dict[str, str]:
+        orgs: dict[str, str] = {}
+        for entry in entries:
+            org, sep, rest = entry.strip().partition(":")
+            if not sep or not rest:
+                raise ConfigurationError(f"API key entry {entry[:20]!r}...: expected 'org:key'")
+            validate_org(org)
+            digest = rest[len("sha256:") :] if rest.startswith("sha256:") else hash_key(rest)
+            if len(digest) != 64:
+                raise ConfigurationError(f"API key entry for {org!r}: bad sha256 digest")
+            orgs[digest.lower()] = org
+        return orgs
 
     def add_entry(self, entry: str) -> None:
-        org, sep, rest = entry.strip().partition(":")
-        if not sep or not rest:
-            raise ConfigurationError(f"API key entry {entry[:20]!r}...: expected 'org:key'")
-        validate_org(org)
-        digest = rest[len("sha256:") :] if rest.startswith("sha256:") else hash_key(rest)
-        if len(digest) != 64:
-            raise ConfigurationError(f"API key entry for {org!r}: bad sha256 digest")
-        self._orgs[digest.lower()] = org
+        added = self._parse([entry])
+        self._static.update(added)
+        self._orgs.update(added)
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        if self._path is None:
+            return None
+        try:
+            st = os.stat(self._path)
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def _file_entries(self) -> list[str]:
+        if self._path is None:
+            return []
+        try:
+            text = Path(self._path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigurationError(f"cannot read API keys file: {exc}") from exc
+        return [e for e in (ln.split("#", 1)[0] for ln in text.splitlines()) if e.strip()]
+
+    def _refresh(self) -> None:
+        stamp = self._stat()
+        if stamp == self._stamp:
+            return
+        try:
+            file_entries = self._file_entries() if stamp is not None else []
+            orgs = {**self._static, **self._parse(file_entries)}
+        except HuddleAIError as exc:  # mid-write, most likely: keep the old keys, retry later
+            log.warning("API keys file not reloaded: %s", exc)
+            return
+        self._orgs, self._stamp = orgs, stamp
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KeyRing:
-        entries: list[str] = []
-        if settings.api_keys_file is not None:
-            try:
-                text = Path(settings.api_keys_file).read_text(encoding="utf-8")
-            except OSError as exc:
-                raise ConfigurationError(f"cannot read API keys file: {exc}") from exc
-            entries += [ln.split("#", 1)[0] for ln in text.splitlines()]
-        if settings.api_keys:
-            entries += settings.api_keys.split(",")
-        return cls([e for e in entries if e.strip()])
+        entries = settings.api_keys.split(",") if settings.api_keys else []
+        return cls(entries, path=settings.api_keys_file)
 
     def org_of(self, key: str) -> str | None:
+        self._refresh()
         digest = hash_key(key)
         for known, org in self._orgs.items():
             if hmac.compare_digest(known, digest):
@@ -87,50 +136,13 @@ class KeyRing:
         return len(self._orgs)
 
 
-class _BodyLimit:
-    """Answer 413 to bodies over the limit, before anything parses them."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._reject(send)
-            return
-        chunks: list[bytes] = []
-        size, more = 0, True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            if size > self.limit:
-                await self._reject(send)
-                return
-            more = message.get("more_body", False)
-        body, sent = b"".join(chunks), False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
-
-    async def _reject(self, send: Send) -> None:
-        response = JSONResponse({"detail": f"request body over {self.limit} bytes"}, 413)
-        await response({"type": "http"}, _nothing, send)
-
-
-async def _nothing() -> Message:
-    return {"type": "http.disconnect"}
+def stored_ids(settings: Settings) -> StoredIds:
+    """What the API checks references against: the store the workers write to."""
+    if settings.chroma_url:
+        url = settings.chroma_url
+        return StoredIds(lambda embedder: Store.server(url, embedder))
+    data_dir = settings.data_dir
+    return StoredIds(lambda embedder: Store.embedded(data_dir, embedder))
 
 
 # -- request and response bodies ------------------------------------------------
@@ -150,8 +162,8 @@ class IngestBody(_Body):
 
 
 class SuggestBody(_Body):
-    solution_id: str | None = Field(None, description="A stored solution.")
-    huddle_id: str | None = Field(None, description="The huddle of new work (with text).")
+    solution_id: RecordId | None = Field(None, description="A stored solution.")
+    huddle_id: RecordId | None = Field(None, description="The huddle of new work (with text).")
     text: str | None = Field(None, min_length=1, max_length=50_000, description="New work.")
     k: int = Field(5, ge=1, le=20, description="Similar past solutions to draw on.")
 
@@ -166,7 +178,7 @@ Pair = tuple[str, str]
 
 
 class MatchBody(_Body):
-    huddle_id: str
+    huddle_id: RecordId
     k: int = Field(3, ge=1, le=20, description="Reviewers per solution.")
     min_load: int = Field(0, ge=0, description="Fewest reviews per reviewer.")
     max_load: int = Field(3, ge=1, le=100, description="Most reviews per reviewer.")
@@ -180,7 +192,7 @@ class MatchBody(_Body):
 
 class PartnersBody(_Body):
     learners: list[str] | None = None
-    huddle_id: str | None = None
+    huddle_id: RecordId | None = None
     group_size: int = Field(2, ge=2, le=10)
     same_team_conflict: bool = False
     do_not_pair: list[Pair] = Field(default_factory=list)
@@ -189,7 +201,7 @@ class PartnersBody(_Body):
 
 
 class NextReviewersBody(_Body):
-    solution_id: str
+    solution_id: RecordId
     n: int = Field(1, ge=1, le=20)
     open_loads: dict[str, int] | None = None
     max_load: int = Field(3, ge=1, le=100)
@@ -254,9 +266,38 @@ IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 # -- the app ------------------------------------------------------------------------
 
 
-def create_app(settings: Settings, *, conn: Redis, keys: KeyRing | None = None) -> FastAPI:
-    """The API over one Redis connection; keys default to the settings' keys."""
+JobId = Annotated[str, PathParam(max_length=200)]
+LearnerId = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")]
+
+
+def _reference_errors(errors: list[LineError]) -> list[dict[str, Any]]:
+    """Import errors in the shape of FastAPI's 422 details (record index, field)."""
+    out = []
+    for e in errors:
+        loc: list[str | int] = ["body", "records", e.line - 1]
+        out.append(
+            {
+                "type": "invalid_record",
+                "loc": [*loc, e.field] if e.field else loc,
+                "msg": f"record {e.line - 1}"
+                + (f" (id {e.record_id!r})" if e.record_id else "")
+                + f": {e.reason}",
+            }
+        )
+    return out
+
+
+def create_app(
+    settings: Settings,
+    *,
+    conn: Redis,
+    keys: KeyRing | None = None,
+    stored: StoredIds | None = None,
+) -> FastAPI:
+    """The API over one Redis connection; keys default to the settings' keys and
+    reference checks to the settings' store (opened per import, never at start)."""
     ring = keys if keys is not None else KeyRing.from_settings(settings)
+    references = stored if stored is not None else stored_ids(settings)
     app = FastAPI(
         title="huddle_ai",
         version=__version__,
@@ -298,6 +339,12 @@ def create_app(settings: Settings, *, conn: Redis, keys: KeyRing | None = None) 
     async def _invalid(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, 422)
 
+    @app.exception_handler(HuddleAIError)
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # the store or the configuration failed, not the request
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse({"detail": f"temporarily unavailable: {exc}"}, 503)
+
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
         """Liveness plus the queue depths; 503 when Redis is unreachable."""
@@ -317,7 +364,17 @@ def create_app(settings: Settings, *, conn: Redis, keys: KeyRing | None = None) 
         "/v1/orgs/{org}/records", status_code=202, response_model=Accepted, responses=responses
     )
     def ingest(org: Org, body: IngestBody, idempotency_key: IdemKey = None) -> JSONResponse:
-        """Ingest records (the JSONL import format) idempotently."""
+        """Ingest records (the JSONL import format) idempotently.
+
+        Checked before anything is enqueued: each record, duplicate ids, and
+        references (a solution's huddle and learner, a feedback's solution), which
+        must be in the body or stored for the organization; unless ``skip_invalid``,
+        any problem is a 422 naming the record and field.
+        """
+        if not body.skip_invalid:
+            _, errors = check(_parsed_from(body.records), references.lookup(org))
+            if errors:
+                return JSONResponse({"detail": _reference_errors(errors)}, 422)
         records = [r.model_dump(mode="json") for r in body.records]
         return submit("ingest", org, [records, body.skip_invalid], body, idempotency_key)
 
@@ -364,7 +421,7 @@ def create_app(settings: Settings, *, conn: Redis, keys: KeyRing | None = None) 
         response_model=Accepted,
         responses=responses,
     )
-    def delete_learner(org: Org, learner_id: str) -> JSONResponse:
+    def delete_learner(org: Org, learner_id: LearnerId) -> JSONResponse:
         """Delete a learner, their solutions and the feedback they wrote or received."""
         return submit("delete_learner", org, [learner_id], _Body(), None)
 
@@ -373,12 +430,12 @@ def create_app(settings: Settings, *, conn: Redis, keys: KeyRing | None = None) 
         response_model=JobView,
         responses={404: {"description": "No such job for this organization."}},
     )
-    def job(job_id: str, caller: Caller) -> dict[str, Any]:
+    def job(job_id: JobId, caller: Caller) -> dict[str, Any]:
         """A job's status, its result when finished, its reason when failed."""
         return jobs.status(conn, job_id, org=caller)
 
     @app.delete("/v1/jobs/{job_id}", response_model=JobView)
-    def cancel(job_id: str, caller: Caller) -> dict[str, Any]:
+    def cancel(job_id: JobId, caller: Caller) -> dict[str, Any]:
         """Cancel a queued job, or stop a running one."""
         return jobs.cancel(conn, job_id, org=caller)
 
@@ -387,5 +444,10 @@ def create_app(settings: Settings, *, conn: Redis, keys: KeyRing | None = None) 
         """Callbacks that could not be delivered, newest first."""
         return webhooks.failed_deliveries(conn, org)
 
-    app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(
+        RequestLimits,
+        max_body_bytes=settings.max_body_bytes,
+        read_timeout_s=settings.http_read_timeout_s,
+        max_header_bytes=settings.max_header_bytes,
+    )
     return app

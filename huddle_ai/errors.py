@@ -64,6 +64,7 @@ class LineError:
     line: int
     reason: str
     record_id: str | None = None
+    field: str | None = None  # the field at fault, when one is
 
     def __str__(self) -> str:
         rid = f" (id {self.record_id!r})" if self.record_id else ""

@@ -9,7 +9,7 @@ without being embedded; changed ones are re-embedded and overwritten.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from huddle_ai.embeddings import Embedder, Progress
@@ -18,7 +18,15 @@ from huddle_ai.formats import AnyRecord, Parsed
 from huddle_ai.records import Feedback, Solution, validate_org
 from huddle_ai.store import KINDS, Kind, Store
 
-__all__ = ["IngestReport", "ingest", "parsed_from"]
+__all__ = [
+    "IngestReport",
+    "Lookup",
+    "StoredIds",
+    "check",
+    "ingest",
+    "parsed_from",
+    "store_lookup",
+]
 
 
 @dataclass
@@ -71,8 +79,16 @@ def _check_duplicates(parsed: Parsed) -> tuple[list[tuple[int, AnyRecord]], list
     return list(seen.values()), errors
 
 
+Lookup = Callable[[Kind, list[str]], set[str]]
+"""Which of the given ids of one kind an organization has stored."""
+
+
+def store_lookup(store: Store, org: str) -> Lookup:
+    return lambda kind, ids: set(store.hashes(org, kind, ids)) if ids else set()
+
+
 def _resolve(
-    store: Store, org: str, records: list[tuple[int, AnyRecord]]
+    known_ids: Lookup, records: list[tuple[int, AnyRecord]]
 ) -> tuple[list[tuple[int, AnyRecord]], list[LineError]]:
     """Keep records whose references resolve in the batch or the store."""
     ids: dict[str, set[str]] = {k: set() for k in KINDS}
@@ -81,7 +97,7 @@ def _resolve(
 
     def known(kind: Kind, wanted: set[str]) -> set[str]:
         missing = sorted(wanted - ids[kind])
-        return ids[kind] | set(store.hashes(org, kind, missing))
+        return ids[kind] | known_ids(kind, missing)
 
     huddles = known("huddle", {r.huddle_id for _, r in records if isinstance(r, Solution)})
     learners = known("learner", {r.learner_id for _, r in records if isinstance(r, Solution)})
@@ -91,29 +107,66 @@ def _resolve(
     for line, rec in records:
         if isinstance(rec, Solution):
             if rec.huddle_id not in huddles:
-                errors.append(LineError(line, f"unknown huddle_id {rec.huddle_id!r}", rec.id))
+                errors.append(
+                    LineError(line, f"unknown huddle_id {rec.huddle_id!r}", rec.id, "huddle_id")
+                )
                 continue
             if rec.learner_id not in learners:
-                errors.append(LineError(line, f"unknown learner_id {rec.learner_id!r}", rec.id))
+                errors.append(
+                    LineError(line, f"unknown learner_id {rec.learner_id!r}", rec.id, "learner_id")
+                )
                 continue
             good_solutions.add(rec.id)
         kept.append((line, rec))
     # a feedback may only refer to a solution that is stored or valid in this batch
-    stored = set(
-        store.hashes(
-            org,
-            "solution",
-            sorted({r.solution_id for _, r in kept if isinstance(r, Feedback)} - good_solutions),
-        )
-    )
-    solutions = good_solutions | stored
+    wanted = {r.solution_id for _, r in kept if isinstance(r, Feedback)} - good_solutions
+    solutions = good_solutions | known_ids("solution", sorted(wanted))
     final: list[tuple[int, AnyRecord]] = []
     for line, rec in kept:
         if isinstance(rec, Feedback) and rec.solution_id not in solutions:
-            errors.append(LineError(line, f"unknown solution_id {rec.solution_id!r}", rec.id))
+            errors.append(
+                LineError(line, f"unknown solution_id {rec.solution_id!r}", rec.id, "solution_id")
+            )
             continue
         final.append((line, rec))
     return final, errors
+
+
+class StoredIds:
+    """Which ids an organization has stored, whatever embedder indexed it: what the
+    HTTP API checks references against without loading a model.
+
+    ``open_store(embedder_id)`` opens the deployment's store (embedded or server)
+    for that embedder id; a store is opened per look-up, so an organization
+    deleted or reindexed by a worker is never seen through a stale handle.
+    """
+
+    def __init__(self, open_store: Callable[[str], Store]) -> None:
+        self._open = open_store
+
+    def lookup(self, org: str) -> Lookup:
+        validate_org(org)
+        stores: dict[str, Store | None] = {}
+
+        def known(kind: Kind, ids: list[str]) -> set[str]:
+            if not ids:
+                return set()
+            if "org" not in stores:
+                embedder = self._open("").embedder_of(org)
+                stores["org"] = None if embedder is None else self._open(embedder)
+            store = stores["org"]
+            return set() if store is None else set(store.hashes(org, kind, ids))
+
+        return known
+
+
+def check(parsed: Parsed, known_ids: Lookup) -> tuple[list[tuple[int, AnyRecord]], list[LineError]]:
+    """Every problem of an import before anything is written: bad lines, conflicting
+    duplicate ids and references that resolve neither in ``parsed`` nor in the store.
+    Returns the records that may be written and the errors, by line."""
+    records, dup_errors = _check_duplicates(parsed)
+    records, ref_errors = _resolve(known_ids, records)
+    return records, sorted(parsed.errors + dup_errors + ref_errors, key=lambda e: e.line)
 
 
 def ingest(
@@ -133,9 +186,7 @@ def ingest(
     validate_org(org)
     started = time.perf_counter()
     report = IngestReport(org=org)
-    records, dup_errors = _check_duplicates(parsed)
-    records, ref_errors = _resolve(store, org, records)
-    errors = sorted(parsed.errors + dup_errors + ref_errors, key=lambda e: e.line)
+    records, errors = check(parsed, store_lookup(store, org))
     if errors and not skip_invalid:
         raise ImportRejectedError(parsed.source, errors)
     report.errors = errors

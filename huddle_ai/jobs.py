@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, is_dataclass
@@ -377,7 +378,14 @@ def enqueue_reindex(conn: Redis, org: str, **opts: Any) -> str:
     return enqueue(conn, "reindex", org, [], **opts)
 
 
+_JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")  # rq's id alphabet
+
+
 def _fetch(conn: Redis, job_id: str, org: str | None) -> Job:
+    if not isinstance(job_id, str) or not _JOB_ID.fullmatch(job_id):
+        raise NotFoundError(
+            f"job {job_id[:200]!r} not found (job ids are letters, digits, - and _)"
+        )
     try:
         job = Job.fetch(job_id, connection=conn, serializer=SERIALIZER)
     except NoSuchJobError:

@@ -9,11 +9,19 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
 from huddle_ai.errors import InvalidOrganizationError
 
@@ -33,6 +41,8 @@ __all__ = [
     "validate_org",
 ]
 
+# Pydantic checks ``pattern`` with Rust regex, whose ``$`` is the end of the text (no
+# trailing newline); Python code must use ``re.fullmatch`` with it.
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$"
 RecordId = Annotated[str, Field(pattern=_ID, description="Stable id, unique per kind.")]
 NonEmpty = Annotated[str, Field(min_length=1)]
@@ -42,7 +52,7 @@ _ORG = re.compile(r"^[a-z0-9][a-z0-9_-]{1,38}[a-z0-9]$")
 
 def validate_org(org: str) -> str:
     """Return ``org`` if it is a valid organization id, else raise."""
-    if not isinstance(org, str) or not _ORG.match(org) or "__" in org:
+    if not isinstance(org, str) or not _ORG.fullmatch(org) or "__" in org:
         raise InvalidOrganizationError(
             f"invalid organization id {org!r}: use 3-40 lowercase letters, digits, '-' or '_' "
             "(no '__'), starting and ending with a letter or digit"
@@ -217,6 +227,17 @@ class Learner(_Record):
         return f"{self.display_name} ({self.role}, {self.team}). Skills: {skills}"
 
 
+def _aware(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """Dates in text (files, HTTP, the store) must name their timezone; a naive
+    ``datetime`` object passed from Python is taken as UTC."""
+    parsed = handler(value)
+    if isinstance(parsed, datetime) and parsed.tzinfo is None:
+        if not isinstance(value, datetime):
+            raise ValueError("needs a timezone, e.g. 2026-09-14T10:00:00Z or +02:00")
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
 class Solution(_Record):
     kind: Literal["solution"] = "solution"
     id: RecordId
@@ -224,6 +245,8 @@ class Solution(_Record):
     learner_id: RecordId
     text: NonEmpty
     created_at: datetime
+
+    _created_at_aware = field_validator("created_at", mode="wrap")(_aware)
 
     def embed_text(self) -> str:
         return self.text
@@ -241,10 +264,12 @@ class Feedback(_Record):
     assessment: Level | None = None
     created_at: datetime | None = None
 
+    _created_at_aware = field_validator("created_at", mode="wrap")(_aware)
+
     @model_validator(mode="after")
     def _rubric_keys(self) -> Feedback:
         if self.rubric is not None:
-            bad = [k for k in self.rubric if not re.match(_ID, k)]
+            bad = [k for k in self.rubric if not re.fullmatch(_ID, k)]
             if bad:
                 raise ValueError(f"invalid rubric criterion id(s): {bad}")
         return self

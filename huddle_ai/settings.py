@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     api_keys_file: Path | None = None
     api_keys: str | None = Field(None, description="'org:key,org:key' pairs (prefer a file).")
     max_body_bytes: int = Field(1_000_000, ge=1024)
+    max_header_bytes: int = Field(16_384, ge=1024, description="Request line and headers.")
+    http_read_timeout_s: float = Field(
+        30.0, gt=0, description="A request's head, and then its body, must arrive within this."
+    )
     webhook_secret: SecretStr | None = None
     webhook_retries: int = Field(6, ge=0, le=20, description="Delivery attempts after the first.")
     webhook_backoff_s: int = Field(2, ge=1, description="First retry delay; doubles each time.")

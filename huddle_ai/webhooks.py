@@ -2,11 +2,14 @@
 at enqueue time.
 
 The body is JSON. The header ``X-Huddle-Signature: t=<unix seconds>,v1=<hex>``
-carries HMAC-SHA256 over ``f"{t}.".encode() + body``, keyed with the
-organization's webhook secret: ``org_secret(HUDDLE_AI_WEBHOOK_SECRET, org)``,
-so one organization's receiver can never forge another's callbacks. A receiver
-recomputes the HMAC, compares in constant time and rejects a timestamp more
-than 5 minutes old (:func:`verify` does all three).
+carries HMAC-SHA256 over ``f"{t}.{delivery}.".encode() + body``, where
+``delivery`` is the ``X-Huddle-Delivery`` header (the event id, also the
+body's ``id``), keyed with the organization's webhook secret:
+``org_secret(HUDDLE_AI_WEBHOOK_SECRET, org)``, so one organization's receiver
+can never forge another's callbacks, and a replayed body cannot pass under
+another delivery id to slip past de-duplication. A receiver recomputes the
+HMAC, compares in constant time and rejects a timestamp more than 5 minutes
+old (:func:`verify` does all three).
 
 Delivery runs as its own rq job on the ``webhooks`` queue, retried with
 exponential backoff on connection errors, timeouts, 408/425/429 and 5xx. A
@@ -30,6 +33,7 @@ from rq import get_current_job
 from huddle_ai.errors import HuddleAIError
 
 __all__ = [
+    "DELIVERY_HEADER",
     "FAILED_KEY",
     "HEADER",
     "DeliveryError",
@@ -45,6 +49,7 @@ __all__ = [
 ]
 
 HEADER = "X-Huddle-Signature"
+DELIVERY_HEADER = "X-Huddle-Delivery"
 FAILED_KEY = "hai:webhooks:failed"
 _KEEP_FAILED = 10_000
 _RETRY_STATUS = {408, 425, 429}
@@ -84,25 +89,31 @@ def org_secret(master: str, org: str) -> bytes:
     return hmac.new(master.encode(), f"huddle-ai webhook {org}".encode(), hashlib.sha256).digest()
 
 
-def sign(key: bytes, timestamp: int, body: bytes) -> str:
-    return hmac.new(key, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+def sign(key: bytes, timestamp: int, delivery: str, body: bytes) -> str:
+    """HMAC-SHA256 over ``f"{timestamp}.{delivery}."`` and the body."""
+    if "." in delivery:
+        raise ValueError("a delivery id has no '.'")
+    payload = f"{timestamp}.{delivery}.".encode() + body
+    return hmac.new(key, payload, hashlib.sha256).hexdigest()
 
 
-def signature_header(key: bytes, body: bytes, timestamp: int | None = None) -> str:
+def signature_header(key: bytes, body: bytes, delivery: str, timestamp: int | None = None) -> str:
     t = int(time.time()) if timestamp is None else timestamp
-    return f"t={t},v1={sign(key, t, body)}"
+    return f"t={t},v1={sign(key, t, delivery, body)}"
 
 
-def verify(key: bytes, header: str, body: bytes, *, tolerance_s: int = 300) -> bool:
-    """True if ``header`` signs ``body`` with ``key`` and is at most ``tolerance_s`` old."""
+def verify(key: bytes, header: str, body: bytes, delivery: str, *, tolerance_s: int = 300) -> bool:
+    """True if ``header`` signs ``body`` and the ``delivery`` id with ``key`` and is at
+    most ``tolerance_s`` old."""
     try:
         parts = dict(p.split("=", 1) for p in header.split(","))
         t = int(parts["t"])
+        expected = sign(key, t, delivery, body)
     except (KeyError, ValueError):
         return False
     if abs(time.time() - t) > tolerance_s:
         return False
-    return hmac.compare_digest(sign(key, t, body), parts.get("v1", ""))
+    return hmac.compare_digest(expected, parts.get("v1", ""))
 
 
 def event_body(event: dict[str, Any]) -> bytes:
@@ -142,12 +153,13 @@ def _attempt(org: str, url: str, event: dict[str, Any]) -> int:
     if not _config.secret:
         raise DeliveryError("no HUDDLE_AI_WEBHOOK_SECRET configured on the worker", transient=False)
     body = event_body(event)
+    delivery = str(event.get("id"))
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "huddle-ai-webhooks",
-        HEADER: signature_header(org_secret(_config.secret, org), body),
+        HEADER: signature_header(org_secret(_config.secret, org), body, delivery),
         "X-Huddle-Event": str(event.get("type")),
-        "X-Huddle-Delivery": str(event.get("id")),
+        DELIVERY_HEADER: delivery,
     }
     try:
         reply = httpx.post(url, content=body, headers=headers, timeout=_config.timeout_s)

@@ -8,14 +8,19 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import redis
+import uvicorn
 
 from huddle_ai import HuddleAI, jobs, worker
+from huddle_ai.limits import server_config
 from huddle_ai.settings import Settings
+from tests.conftest import free_port
 
 
 def flushed(url: str) -> redis.Redis:
@@ -103,3 +108,31 @@ def drain(settings: Settings, hai: HuddleAI) -> None:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
         jobs.bind(None)
+
+
+@contextlib.contextmanager
+def serving(app: Any, settings: Settings) -> Iterator[tuple[str, int]]:
+    """The app on a real uvicorn in a thread, configured as `huddle-ai serve` does
+    (its protocol, header limit and read timeouts); yields the base URL and port."""
+    port = free_port()
+    config = server_config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        read_timeout_s=settings.http_read_timeout_s,
+        max_header_bytes=settings.max_header_bytes,
+        log_level="warning",
+    )
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", port
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -5,8 +5,6 @@ checked-in OpenAPI document."""
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,13 +12,11 @@ from typing import Any
 import httpx
 import pytest
 import redis
-import uvicorn
 
 from huddle_ai import HuddleAI, jobs
 from huddle_ai.api import KeyRing, create_app, hash_key
 from huddle_ai.settings import Settings
-from tests.conftest import free_port
-from tests.jobs_helpers import drain, flushed
+from tests.jobs_helpers import drain, flushed, serving
 from tests.sample_data import ALL, SOLUTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,19 +36,8 @@ def api(redis_url: str, tmp_path: Path) -> Iterator[tuple[str, redis.Redis, Sett
         api_keys=f"beta:{BETA}",
         max_body_bytes=20_000,
     )
-    app = create_app(settings, conn=conn)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", conn, settings
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(settings, conn=conn), settings) as (base, _):
+        yield base, conn, settings
 
 
 def auth(key: str) -> dict[str, str]:

@@ -21,15 +21,29 @@ SECRET = "test-master-secret"
 
 def test_signature_verifies_and_rejects_tampering_replays_and_other_orgs() -> None:
     key = webhooks.org_secret(SECRET, "acme")
-    body = b'{"job_id":"hai-1","status":"finished"}'
-    header = webhooks.signature_header(key, body)
-    assert webhooks.verify(key, header, body)
-    assert not webhooks.verify(key, header, body.replace(b"finished", b"failed"))
-    assert not webhooks.verify(webhooks.org_secret(SECRET, "beta"), header, body)
-    old = webhooks.signature_header(key, body, timestamp=int(time.time()) - 301)
-    assert not webhooks.verify(key, old, body)
-    assert webhooks.verify(key, webhooks.signature_header(key, body, int(time.time()) - 200), body)
-    assert not webhooks.verify(key, "garbage", body)
+    body = b'{"id":"hai-1:finished","job_id":"hai-1","status":"finished"}'
+    d = "hai-1:finished"
+    header = webhooks.signature_header(key, body, d)
+    assert webhooks.verify(key, header, body, d)
+    assert not webhooks.verify(key, header, body.replace(b"finished", b"failed"), d)
+    assert not webhooks.verify(webhooks.org_secret(SECRET, "beta"), header, body, d)
+    old = webhooks.signature_header(key, body, d, timestamp=int(time.time()) - 301)
+    assert not webhooks.verify(key, old, body, d)
+    recent = webhooks.signature_header(key, body, d, int(time.time()) - 200)
+    assert webhooks.verify(key, recent, body, d)
+    assert not webhooks.verify(key, "garbage", body, d)
+
+
+def test_the_delivery_id_is_covered_by_the_signature() -> None:
+    """A replayed body under another X-Huddle-Delivery (to slip past a receiver's
+    de-duplication) does not verify."""
+    key = webhooks.org_secret(SECRET, "acme")
+    body = b'{"id":"hai-1:finished"}'
+    header = webhooks.signature_header(key, body, "hai-1:finished")
+    assert webhooks.verify(key, header, body, "hai-1:finished")
+    assert not webhooks.verify(key, header, body, "hai-1:finished-again")
+    assert not webhooks.verify(key, header, body, "")
+    assert not webhooks.verify(key, header, body, "hai-1.finished")
 
 
 class Receiver:
@@ -83,8 +97,11 @@ def test_delivery_retries_until_the_receiver_is_up_and_failures_are_recorded(
         wait_until(lambda: bool(receiver.got), 60, "the delivery", log)
         headers, body = receiver.got[0]
         key = webhooks.org_secret(SECRET, "acme")
-        assert webhooks.verify(key, headers[webhooks.HEADER], body)
+        delivery_id = headers[webhooks.DELIVERY_HEADER]
+        assert webhooks.verify(key, headers[webhooks.HEADER], body, delivery_id)
+        assert not webhooks.verify(key, headers[webhooks.HEADER], body, delivery_id + "x")
         event = json.loads(body)
+        assert event["id"] == delivery_id  # inside the signed body too
         assert event["job_id"] == job_id and event["status"] == "finished"
         assert event["org"] == "acme" and event["result"]["next_step"]
         assert event["result"] == jobs.status(conn, job_id)["result"]

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
+import uvicorn
 
 from huddle_ai import broker
 from huddle_ai.api import KeyRing, create_app, hash_key
 from huddle_ai.cli import app
 from huddle_ai.cli.common import DataDirOpt, OrgOpt, settings
+from huddle_ai.limits import server_config
 from huddle_ai.records import validate_org
 
 
@@ -41,23 +46,72 @@ def serve(
     keys = KeyRing.from_settings(conf)
     if not len(keys):
         typer.echo("warning: no API keys configured; every request will get 401", err=True)
-    worker = None
-    if with_worker:
-        # A process of its own: rq's job timeouts use signals of the main thread.
-        env = {**os.environ, "HUDDLE_AI_REDIS_URL": url, "HUDDLE_AI_DATA_DIR": str(conf.data_dir)}
-        worker = subprocess.Popen([sys.executable, "-m", "huddle_ai", "worker"], env=env)
-    import uvicorn
-
+    api = create_app(conf, conn=broker.connect(url), keys=keys)
+    server = uvicorn.Server(
+        server_config(
+            api,
+            host=host,
+            port=port,
+            read_timeout_s=conf.http_read_timeout_s,
+            max_header_bytes=conf.max_header_bytes,
+        )
+    )
+    env = {**os.environ, "HUDDLE_AI_REDIS_URL": url, "HUDDLE_AI_DATA_DIR": str(conf.data_dir)}
     typer.echo(f"huddle_ai API on http://{host}:{port} (Redis {url})", err=True)
+    stopped_by = _serve(server, env if with_worker else None)
+    if stopped_by is not None:
+        raise typer.Exit(128 + stopped_by)
+
+
+class _Stopped(Exception):
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+
+
+def _serve(server: uvicorn.Server, worker_env: dict[str, str] | None) -> int | None:
+    """Run the server (and a worker beside it); returns the signal that stopped it.
+
+    uvicorn shuts down gracefully on SIGINT/SIGTERM and then raises the signal
+    again for the handler that was there before it. That handler is ours, so
+    the worker is stopped before this process exits, whatever stopped it.
+    """
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise _Stopped(signum)
+
+    saved = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    worker = None
     try:
-        uvicorn.run(create_app(conf, conn=broker.connect(url), keys=keys), host=host, port=port)
+        if worker_env is not None:
+            # A process of its own (rq's job timeouts use signals of the main thread), in
+            # a session of its own: a terminal's Ctrl-C reaches the server, which stops it.
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "huddle_ai", "worker"],
+                env=worker_env,
+                start_new_session=True,
+            )
+        server.run()
+    except _Stopped as exc:
+        return exc.signum
     finally:
         if worker is not None:
-            worker.terminate()
-            try:
-                worker.wait(30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+            _stop_worker(worker)
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    return None
+
+
+def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    """Warm shutdown of the worker and its scheduler (its process group), then kill."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(worker.pid, signal.SIGTERM)
+    try:
+        worker.wait(30)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(worker.pid, signal.SIGKILL)  # a scheduler child left behind
+    worker.wait(5)
 
 
 @app.command("api-key")
