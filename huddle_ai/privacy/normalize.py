@@ -65,9 +65,15 @@ def despaced(text: str) -> str:
         separators = "[.\\-_*]" if re.search(r"\w[.\-_*]\w", run) else " "
         return re.sub(rf"(?<=\w){separators}(?=\w)", "", run)
 
-    text = re.sub(r"(?<=\w) {2,}(?=\w)", "  ", text)
+    def part(chunk: str) -> str:
+        # "o n" or "l e a r n e r ' s" between wide gaps is one spelled-out word
+        if re.fullmatch(r"(?:\S )+\S", chunk):
+            return chunk.replace(" ", "")
+        return _SPACED.sub(join, chunk)
+
+    text = re.sub(r"(?<=\S) {2,}(?=\S)", "  ", text)
     # the double space stays a word break: split on it, join letters, re-join
-    return " ".join(_SPACED.sub(join, part) for part in text.split("  "))
+    return " ".join(part(chunk) for chunk in text.split("  "))
 
 
 def decoded_blobs(text: str) -> list[str]:
