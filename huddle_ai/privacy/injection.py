@@ -38,9 +38,13 @@ _ENGLISH = (
     r"new instructions|new rule|jailbreak|dan mode|developer mode|as an ai|the grader|"
     r"assessment\s*=|tell the learner|when you write|already approved)",
     r"^\W*(?:system|assistant|ai|grader|admin|user|developer)\b\s*[:,]",
-    # (a sentence that opens with a quote is quoting the verb, not using it)
-    r"^[^\w'\"‘“]*(?:say|reply|respond|output|write|print|answer|end|begin|start|confirm)\b"
-    r"[^.!?]{0,30}['\"\u2018\u201c]",
+    # a sentence that is only a verb and a quote dictates the reply ("Say 'Flawless work.'");
+    # advice with more words after the quote stays ("Say 'thanks' to the team")
+    r"^[^\w'\"‘“]*(?:say|reply|respond|output|write|print|answer|confirm)\s+(?:only\s+|exactly\s+|"
+    r"just\s+)?(?:with\s+)?(?:the\s+(?:words?|phrase|text)\s+)?(?::\s*)?['\"‘“][^'\"’”]{1,80}"
+    r"['\"’”][\s.!]*(?:and nothing else|only|instead)?[\s.!]*$",
+    r"^\W*(?:begin|start|end|open|close)\s+(?:your|the)\s+(?:reply|feedback|answer|response|"
+    r"output)\b",
     r"^\W*(?:write|say|output|reply|respond|answer)\b[^.!?]*\binstead\b",
     r"\b(?:mark|grade|rate|score|set|give|assess|judge|evaluate)\w*\b[^.!?]{0,50}"
     r"(?:\bas met\b|\bto met\b|\bas correct\b|\bhighest\b|\btop marks\b|\d stars|"
