@@ -33,7 +33,7 @@ from chromadb.config import Settings as ChromaSettings
 from sentence_transformers import SentenceTransformer
 
 from huddle_ai import Store
-from huddle_ai.context import build_context
+from huddle_ai.context import ContextCache, build_context
 from huddle_ai.embeddings import Embedder, SentenceTransformerEmbedder, Vectors, default_model_path
 from huddle_ai.retrieval import similar
 
@@ -128,8 +128,13 @@ def main() -> None:
             def run_similar(text: str, huddle_id: str) -> None:
                 similar(store, embedder, ORG, text=text, huddle_id=huddle_id, k=args.k)
 
-            def run_context(text: str, huddle_id: str) -> None:
-                build_context(store, embedder, ORG, text=text, huddle_id=huddle_id, k=args.k)
+            # as an engine does: one cache of learners and histories, renewed on writes
+            cache = ContextCache()
+
+            def run_context(text: str, huddle_id: str, cache: ContextCache = cache) -> None:
+                build_context(
+                    store, embedder, ORG, text=text, huddle_id=huddle_id, k=args.k, cache=cache
+                )
 
             runs: dict[str, Callable[[str, str], None]] = {
                 "similar": run_similar,

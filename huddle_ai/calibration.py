@@ -30,13 +30,14 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from huddle_ai.assessment import content_words
+from huddle_ai.assessment import Thresholds, content_words, fit_thresholds, key_points
 from huddle_ai.records import Huddle, Level
 
 __all__ = [
     "FeatureSpace",
     "LevelModel",
     "Prediction",
+    "Voter",
     "fit_huddle",
     "fit_transfer",
     "vote_distribution",
@@ -46,6 +47,7 @@ LEVELS: tuple[Level, ...] = (Level.NOT_MET, Level.PARTIAL, Level.MET)
 OVERALL = "__overall__"
 Embed = Callable[[Sequence[str]], NDArray[np.float32]]
 Array = NDArray[np.float64]
+Voter = Callable[[NDArray[np.intp], NDArray[np.intp]], Array]
 
 
 def _recall(words: set[str], target: set[str]) -> float:
@@ -75,17 +77,29 @@ class FeatureSpace:
         vecs = embed(texts).astype(np.float64)
         self._vecs = vecs
         self._own_words = [content_words(c.own_text()) for c in huddle.rubric]
+        # the wording of what met work looked like elsewhere, clause by clause
+        self._met_clauses = [
+            [
+                content_words(k)
+                for t, lv in c.anchor_texts()
+                if lv == Level.MET
+                for k in key_points(t)
+            ]
+            for c in huddle.rubric
+        ]
         self._key_words = [content_words(p) for p in key.points()] if key is not None else []
         self._ref_words = content_words(" ".join(key.points())) if key is not None else set()
 
     def _criterion(self, ci: int, sims: Array, words: set[str]) -> list[float]:
         met = [sims[r] for r, lv in self._anchor_rows[ci] if lv == Level.MET]
         low = [sims[r] for r, lv in self._anchor_rows[ci] if lv != Level.MET]
+        clauses = [_recall(words, cw) for cw in self._met_clauses[ci] if cw]
         return [
             float(sims[1 + ci]),
             _recall(words, self._own_words[ci]),
             float(max(met)) if met else 0.0,
             float(max(low)) if low else 0.0,
+            float(np.mean(clauses)) if clauses else 0.0,
         ]
 
     def features(self, texts: Sequence[str], vectors: NDArray[np.float32]) -> dict[str, Array]:
@@ -109,7 +123,7 @@ class FeatureSpace:
             else:
                 common += [0.0, 0.0, 0.0, 0.0]
             per = [self._criterion(ci, sims, words) for ci in range(len(self.huddle.rubric))]
-            mean = np.mean(per, axis=0).tolist() if per else [0.0] * 4
+            mean = np.mean(per, axis=0).tolist() if per else [0.0] * 5
             rows[OVERALL].append(common + mean)
             for c, f in zip(self.huddle.rubric, per, strict=True):
                 rows[c.id].append(common + f)
@@ -141,7 +155,7 @@ class Prediction:
 class LevelModel:
     """A fitted level model and what its cross-validation says about it."""
 
-    kind: str  # majority | vote | features | features+vote | heuristic
+    kind: str  # majority | vote | vote-ordinal | features | features+vote
     prior: Array
     temperature: float
     threshold: float
@@ -152,6 +166,7 @@ class LevelModel:
     n: int
     scaler: tuple[Array, Array] | None = None
     coef: tuple[Array, Array, list[int]] | None = None  # (weights, intercepts, classes)
+    cuts: Thresholds | None = None  # the vote-ordinal model's two cuts
 
     def _lr(self, x: Array) -> Array:
         assert self.scaler is not None and self.coef is not None
@@ -174,6 +189,12 @@ class LevelModel:
         if self.kind == "vote":
             assert votes is not None
             return votes
+        if self.kind == "vote-ordinal":
+            assert votes is not None and self.cuts is not None
+            out = 0.5 * votes
+            for row, v in enumerate(votes @ np.array([0.0, 0.5, 1.0])):
+                out[row, LEVELS.index(self.cuts.level(float(v)))] += 0.5
+            return np.asarray(out, np.float64)
         if self.kind == "features+vote":
             assert votes is not None
             return self._lr(np.hstack([x, votes]))
@@ -248,39 +269,45 @@ def _choose(
     x: Array,
     y: Array,
     w: Array,
-    votes: Array | None,
+    voter: Voter | None,
     groups: Array | None,
     target_accuracy: float,
 ) -> LevelModel:
     n = len(y)
+    everyone = np.arange(n, dtype=np.intp)
     folds = _folds(y, groups)
     kinds = ["majority"]
-    if votes is not None:
-        kinds.append("vote")
+    if voter is not None:
+        kinds += ["vote", "vote-ordinal"]
     kinds.append("features")
-    if votes is not None:
+    if voter is not None:
         kinds.append("features+vote")
     cv: dict[str, Array] = {k: np.zeros((n, 3)) for k in kinds}
     for test in folds:
-        train = np.setdiff1d(np.arange(n), test)
+        train = np.setdiff1d(everyone, test).astype(np.intp)
         if len(train) == 0:
             continue
         prior = _prior(y[train], w[train])
         cv["majority"][test] = prior
-        if votes is not None:
-            cv["vote"][test] = votes[test]
-        for k, xx in (("features", x), ("features+vote", None)):
+        # votes see only the training fold: a test label never leaks into a feature
+        v_train = voter(train, train) if voter is not None else None
+        v_test = voter(train, test) if voter is not None else None
+        if v_train is not None and v_test is not None:
+            cv["vote"][test] = v_test
+            cv["vote-ordinal"][test] = _ordinal(v_train, y[train], w[train], v_test)
+        for k in ("features", "features+vote"):
             if k not in cv:
                 continue
-            if xx is None:
-                assert votes is not None
-                xx = np.hstack([x, votes])
             if len(np.unique(y[train])) < 2:
                 cv[k][test] = prior
                 continue
-            scaler, coef = _fit_lr(xx[train], y[train], w[train])
+            xtr, xte = x[train], x[test]
+            if k == "features+vote":
+                assert v_train is not None and v_test is not None
+                xtr, xte = np.hstack([xtr, v_train]), np.hstack([xte, v_test])
+            scaler, coef = _fit_lr(xtr, y[train], w[train])
             m = LevelModel(k, prior, 1.0, 0, 0, 0, 0, 0, 0, scaler, coef)
-            cv[k][test] = m._lr(xx[test])
+            cv[k][test] = m._lr(xte)
     scores = {k: _weighted_acc(np.argmax(p, axis=1), y, w) for k, p in cv.items()}
     best = max(kinds, key=lambda k: (round(scores[k], 6), -kinds.index(k)))
     probs = cv[best]
@@ -303,13 +330,35 @@ def _choose(
         coverage=coverage,
         n=n,
     )
+    votes = voter(everyone, everyone) if voter is not None else None
+    if best == "vote-ordinal":
+        assert votes is not None
+        model.cuts = _cuts(votes, y, w)
     if best in ("features", "features+vote"):
-        xx = x if best == "features" else np.hstack([x, votes])  # type: ignore[list-item]
+        xx = x if votes is None or best == "features" else np.hstack([x, votes])
         if len(np.unique(y)) >= 2:
             model.scaler, model.coef = _fit_lr(xx, y, w)
         else:
             model.kind = "majority"
     return model
+
+
+def _cuts(votes: Array, y: Array, w: Array) -> Thresholds:
+    score = votes @ np.array([0.0, 0.5, 1.0])
+    return fit_thresholds([float(v) for v in score], [LEVELS[int(v)] for v in y], list(w))
+
+
+def _ordinal(v_train: Array, y_train: Array, w_train: Array, v_test: Array) -> Array:
+    """Levels from the vote's expected score, cut by thresholds fitted on the training fold.
+
+    Labels are ordered, so with few of them one score and two fitted cuts
+    generalise better than a free three-way choice.
+    """
+    cuts = _cuts(v_train, y_train, w_train)
+    out = 0.5 * v_test
+    for row, v in enumerate(v_test @ np.array([0.0, 0.5, 1.0])):
+        out[row, LEVELS.index(cuts.level(float(v)))] += 0.5
+    return np.asarray(out, np.float64)
 
 
 def _review_threshold(
@@ -338,16 +387,17 @@ def fit_huddle(
     x: Array,
     labels: Sequence[Level],
     weights: Sequence[float],
-    votes: Array,
+    voter: Voter | None,
     *,
     target_accuracy: float = 0.8,
 ) -> LevelModel:
     """A level model for one target fitted on the huddle's own labelled history.
 
-    ``votes`` are leave-one-out neighbour vote distributions of the history.
+    ``voter(pool, queries)`` gives each query row the neighbour vote of the
+    ``pool`` rows (never its own label); cross-validation calls it per fold.
     """
     y = _levels(labels).astype(int)
-    return _choose(x, y, np.asarray(weights, np.float64), votes, None, target_accuracy)
+    return _choose(x, y, np.asarray(weights, np.float64), voter, None, target_accuracy)
 
 
 def fit_transfer(

@@ -303,7 +303,10 @@ def test_abstains_when_the_history_cannot_be_reproduced() -> None:
     n = 40
     x = rng.normal(size=(n, 4))
     labels = [Level(v) for v in rng.choice(["met", "partial", "not_met"], size=n)]
-    votes = np.full((n, 3), 1 / 3)
+
+    def votes(pool: np.ndarray, queries: np.ndarray) -> np.ndarray:
+        return np.full((len(queries), 3), 1 / 3)
+
     model = fit_huddle(x, labels, [1.0] * n, votes, target_accuracy=0.9)
     # noise labels: no confidence reaches 90 % held-out accuracy, so every draft needs review
     assert model.threshold > 1.0 and model.coverage == 0.0

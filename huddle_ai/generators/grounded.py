@@ -43,6 +43,7 @@ from huddle_ai.calibration import (
     FeatureSpace,
     LevelModel,
     Prediction,
+    Voter,
     fit_huddle,
     fit_transfer,
     vote_distribution,
@@ -310,23 +311,12 @@ class GroundedGenerator(Generator):
                     weights.append(h.weight)
             model = None
             if len(rows) >= self.min_history and len(set(labels)) >= 2:
-                sub = sims[np.ix_(rows, rows)]
-                votes = np.vstack(
-                    [
-                        vote_distribution(
-                            np.delete(sub[i], i),
-                            [lab for j, lab in enumerate(labels) if j != i],
-                            [w for j, w in enumerate(weights) if j != i],
-                            self.vote_k,
-                        )
-                        for i in range(len(rows))
-                    ]
-                )
+                voter = _voter(sims[np.ix_(rows, rows)], labels, weights, self.vote_k)
                 model = fit_huddle(
                     feats[target][rows],
                     [LEVELS[lab] for lab in labels],
                     weights,
-                    votes,
+                    voter,
                     target_accuracy=self.target_accuracy,
                 )
             targets[target] = _Target(rows, labels, weights, model)
@@ -377,6 +367,21 @@ class GroundedGenerator(Generator):
             self._transfers.clear()
         self._transfers[key] = out
         return out
+
+
+def _voter(sims: NDArray[np.float64], labels: list[int], weights: list[float], k: int) -> Voter:
+    """Neighbour votes among a pool of labelled rows, a row never voting for itself."""
+    lab = np.asarray(labels)
+    wts = np.asarray(weights, np.float64)
+
+    def vote(pool: NDArray[np.intp], queries: NDArray[np.intp]) -> NDArray[np.float64]:
+        out = []
+        for q in queries:
+            cand = pool[pool != q]
+            out.append(vote_distribution(sims[q, cand], list(lab[cand]), list(wts[cand]), k))
+        return np.vstack(out) if out else np.zeros((0, 3))
+
+    return vote
 
 
 def _consistent(criteria: list[CriterionJudgement], overall: Level) -> list[CriterionJudgement]:

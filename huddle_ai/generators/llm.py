@@ -1,15 +1,16 @@
 """The LLM generator: any OpenAI-compatible Chat Completions endpoint.
 
 This is the only module that talks to an LLM. It renders a prompt file with
-the context (untrusted text escaped and delimited, PII redacted when asked),
-requests structured output against the JSON schema of
-:class:`~huddle_ai.suggestion.SuggestionBody`, and validates the reply. An
-invalid reply is repaired: the validation error goes back to the model, up to
-``max_repairs`` times (instructor-style; :class:`InvalidOutputError` carries
-the attempts). Rate limits, 5xx, timeouts and lost connections are retried with
-exponential backoff, ``max_retries`` times per request. A reply that repeats
-the system prompt is rejected outright: the injection worked, a retry would
-not make it trustworthy.
+the context (everything from the store is untrusted: escaped, delimited and,
+when asked, redacted), requests structured output against the JSON schema of
+:class:`~huddle_ai.suggestion.SuggestionBody`, and validates the reply with
+:mod:`huddle_ai.generators.checks` before accepting it. An invalid reply is
+repaired: the validation error goes back to the model, up to ``max_repairs``
+times (instructor-style; :class:`InvalidOutputError` carries the attempts).
+Rate limits, 5xx, timeouts and lost connections are retried with exponential
+backoff, ``max_retries`` times per request. A reply that repeats the system
+prompt is rejected outright: the injection worked, a retry would not make it
+trustworthy. An accepted reply has PII and other learners' names redacted.
 """
 
 from __future__ import annotations
@@ -28,7 +29,15 @@ from pydantic import ValidationError
 from huddle_ai.context import ContextItem, FeedbackContext
 from huddle_ai.errors import GenerationError, InvalidOutputError, TransientError
 from huddle_ai.generators import Generator
-from huddle_ai.privacy import Redactor, escape, leaks_prompt
+from huddle_ai.generators.checks import (
+    OutputPolicy,
+    body_strings,
+    leaks_system_prompt,
+    redact_body,
+    reply_problems,
+    shown_ids,
+)
+from huddle_ai.privacy import Redactor, delimit, escape
 from huddle_ai.prompts import Prompt, RenderedPrompt, load_prompt
 from huddle_ai.suggestion import FeedbackSuggestion, SuggestionBody
 from huddle_ai.tokens import count_tokens
@@ -47,7 +56,10 @@ _MODEL_PARAMS = {
     "stop",
 }
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
-_PROTECTED = ("goal", "criterion")
+# the tag each kind of stored text is delimited with in the prompt
+_TAGS = {"solution": "past_solution", "feedback": "past_feedback"}
+# a long rejected reply is sent back for repair only in part
+_ECHO_CHARS = 2_000
 
 
 def strict_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
@@ -93,8 +105,11 @@ def feedback_variables(
 ) -> tuple[dict[str, str], int]:
     """The feedback prompt's variables for ``context`` and the redaction count.
 
-    Every piece of learner-written text is escaped, so it cannot close the
-    ``<learner_solution>`` delimiter, and redacted when a redactor is given.
+    Everything read from the store is untrusted: it is redacted when a
+    redactor is given and escaped, so it cannot open or close a delimiter.
+    The solution, each past solution and each past feedback sit inside their
+    own tags (``<learner_solution>``, ``<past_solution>``, ``<past_feedback>``),
+    which the system prompt declares data, never instructions.
     """
     count = 0
 
@@ -103,29 +118,29 @@ def feedback_variables(
         if redactor is not None:
             text, n = redactor.redact(text)
             count += n
-        return escape(" ".join(text.split()))
+        return " ".join(text.split())
 
     huddle = context.huddle
     ids = context.item_ids()
     rubric_lines = []
     for c in huddle.rubric:
         cite = f" [cite criterion:{c.id}]" if f"criterion:{c.id}" in ids else ""
-        line = f"- {c.id}: {c.name}: {c.description}{cite}"
+        line = f"- {escape(c.id)}: {escape(clean(c.name))}: {escape(clean(c.description))}{cite}"
         if c.exemplar:
-            line += f"\n  Exemplar: {c.exemplar}"
+            line += f"\n  Exemplar: {escape(clean(c.exemplar))}"
         rubric_lines.append(line)
-    context_lines = [
-        f"[{i.id}]{_meta_note(i)} {clean(i.text)}"
+    context_blocks = [
+        f"[{escape(i.id)}]{escape(_meta_note(i))}\n{delimit(_TAGS[i.kind], clean(i.text))}"
         for i in context.items
-        if i.kind not in _PROTECTED
+        if i.kind in _TAGS
     ]
     values = {
-        "huddle_title": huddle.title,
-        "huddle_prompt": huddle.prompt,
-        "huddle_goal": huddle.goal + (" [cite goal]" if "goal" in ids else ""),
+        "huddle_title": escape(clean(huddle.title)),
+        "huddle_prompt": escape(clean(huddle.prompt)),
+        "huddle_goal": escape(clean(huddle.goal)) + (" [cite goal]" if "goal" in ids else ""),
         "rubric": "\n".join(rubric_lines) or "(no rubric: judge against the goal)",
-        "context": "\n".join(context_lines) or "(no past solutions yet)",
-        "solution": clean(context.solution_text),
+        "context": "\n".join(context_blocks) or "(no past solutions yet)",
+        "solution": escape(clean(context.solution_text)),
     }
     return values, count
 
@@ -155,12 +170,13 @@ def _parse(content: str, context: FeedbackContext) -> SuggestionBody:
         raise ValueError(f"the JSON does not match the schema: {problems}") from exc
     expected = {c.id for c in context.huddle.rubric}
     got = [r.criterion_id for r in body.rubric]
-    if expected and set(got) != expected:
+    if expected and (set(got) != expected or len(got) != len(expected)):
         missing = sorted(expected - set(got))
-        unknown = sorted(set(got) - expected)
+        unknown = shown_ids(set(got) - expected)
         raise ValueError(
-            "rubric must have one entry per criterion "
-            f"(missing: {missing or 'none'}; unknown: {unknown or 'none'})"
+            "rubric must have exactly one entry per criterion "
+            f"(missing: {missing or 'none'}; unknown: {unknown or 'none'}; "
+            f"entries: {len(got)} for {len(expected)} criteria)"
         )
     return body
 
@@ -186,6 +202,7 @@ class LLMGenerator(Generator):
         response_format: ResponseFormat = "json_schema",
         backoff_base_s: float = 0.5,
         backoff_max_s: float = 8.0,
+        policy: OutputPolicy | None = None,
     ) -> None:
         self.prompt = prompt or load_prompt("feedback", prompt_version, prompt_directory)
         self.model = model
@@ -197,6 +214,7 @@ class LLMGenerator(Generator):
         self.response_format = response_format
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
+        self.policy = policy or OutputPolicy()
         # retries are ours (counted, with our backoff), so the SDK's are off
         self._client = openai.OpenAI(
             base_url=base_url,
@@ -210,7 +228,8 @@ class LLMGenerator(Generator):
     ) -> FeedbackSuggestion:
         """A validated suggestion; ``private_names`` are learner names to redact."""
         start = time.perf_counter()
-        redactor = Redactor(names=private_names, keep=context.learner_name) if self.redact else None
+        hidden = sorted({*private_names, *context.other_names})
+        redactor = Redactor(names=hidden, keep=context.learner_name) if self.redact else None
         rendered, redactions = render_feedback_prompt(self.prompt, context, redactor)
         messages: list[dict[str, str]] = rendered.messages()
         usage = {"prompt": 0, "completion": 0, "retries": 0}
@@ -218,20 +237,14 @@ class LLMGenerator(Generator):
         content = ""
         for attempt in range(1, self.max_repairs + 2):
             content = self._complete(messages, usage)
-            if leaks_prompt(content, rendered.system):
-                failures.append("the reply repeats the system prompt")
-                raise InvalidOutputError(
-                    "LLM output rejected: it repeats the system prompt (prompt injection)",
-                    failures,
-                    content,
-                )
             try:
-                body = _parse(content, context)
+                body = self._accept(content, context, rendered.system, failures)
             except ValueError as exc:
                 failures.append(str(exc))
+                echoed = content if len(content) <= _ECHO_CHARS else content[:_ECHO_CHARS] + "..."
                 messages = [
                     *messages,
-                    {"role": "assistant", "content": content},
+                    {"role": "assistant", "content": echoed},
                     {
                         "role": "user",
                         "content": f"Your reply was invalid: {exc}. Reply again with only "
@@ -239,6 +252,10 @@ class LLMGenerator(Generator):
                     },
                 ]
                 continue
+            # the reply goes to people: never with PII or other learners' names,
+            # whatever the endpoint (a local model may have seen them unredacted)
+            output_redactor = redactor or Redactor(names=hidden, keep=context.learner_name)
+            body, scrubbed = redact_body(body, output_redactor)
             return FeedbackSuggestion(
                 **body.model_dump(),
                 generator=self.name,
@@ -252,13 +269,41 @@ class LLMGenerator(Generator):
                 context_tokens=context.tokens,
                 attempts=attempt,
                 retries=usage["retries"],
-                redactions=redactions,
+                redactions=redactions + scrubbed,
             )
         raise InvalidOutputError(
             f"LLM output invalid after {len(failures)} attempt(s): {failures[-1]}",
             failures,
             content,
         )
+
+    def _accept(
+        self, content: str, context: FeedbackContext, system: str, failures: list[str]
+    ) -> SuggestionBody:
+        """The reply as a body, if it passes every check.
+
+        Raises ValueError (worth a repair) or InvalidOutputError for a reply
+        that repeats the system prompt: the injection worked, and a repair
+        would not make the model trustworthy again.
+        """
+        limit = self.policy.max_reply_chars
+        if len(content) > limit:
+            raise ValueError(f"the reply has {len(content)} characters (at most {limit})")
+        leaked = leaks_system_prompt(content, system)
+        body: SuggestionBody | None = None
+        if not leaked:
+            body = _parse(content, context)
+            leaked = leaks_system_prompt([*body_strings(body), *body.citations], system)
+        if leaked or body is None:
+            failures.append("the reply repeats the system prompt")
+            raise InvalidOutputError(
+                "LLM output rejected: it repeats the system prompt (prompt injection)",
+                failures,
+                content,
+            )
+        if problems := reply_problems(body, context, self.policy):
+            raise ValueError("; ".join(problems))
+        return body
 
     # -- transport -----------------------------------------------------------
 
