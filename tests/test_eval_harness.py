@@ -508,3 +508,24 @@ def test_shipped_suite_passes_its_thresholds(
     print(
         f"{name}: {len(suite.cases)} cases in {time.perf_counter() - start:.1f}s; gaps: {findings}"
     )
+
+
+def test_gate_reads_each_scorers_direction() -> None:
+    from huddle_ai.evals.gate import compare, thresholds
+
+    def run(misquotes: float, provenance: float, latency: float) -> dict[str, Any]:
+        metrics = {"misquotes": misquotes, "provenance": provenance, "latency_ms": latency}
+        return {
+            "variants": ["grounded"],
+            "thresholds": {"misquotes": 0.0, "provenance": 0.05},
+            "regression": {"default": 0.02, "latency_ms": 0.5},
+            "metrics": {"grounded": {m: {"mean": v} for m, v in metrics.items()}},
+        }
+
+    clean, worse = run(0.0, 0.0, 100.0), run(0.5, 0.1, 120.0)
+    assert thresholds(clean) == []
+    assert {f.metric for f in thresholds(worse)} == {"misquotes", "provenance"}
+    assert "misquotes = 0.500 > threshold 0" in str(thresholds(worse)[0])
+    # counts regress up from 0 (absolute); latency stays relative (20% < 50%)
+    assert {f.metric for f in compare(worse, clean)} == {"misquotes", "provenance"}
+    assert compare(clean, worse) == []

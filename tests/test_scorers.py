@@ -340,3 +340,176 @@ def test_agreement_statistics() -> None:
     assert m == 2.0 and sd == pytest.approx(math.sqrt(2))
     with pytest.raises(ValueError):
         accuracy([1], [1, 2])
+
+
+# -- the provenance rule: whose words the draft uses ---------------------------
+
+PO_HUDDLE = Huddle(
+    id="h-po",
+    title="Speed up purchase approvals",
+    prompt="Propose one change to how purchase orders are approved at your site.",
+    goal="Write a process change a manager could approve.",
+    rubric=[
+        Criterion(
+            id="c-change",
+            name="Clear change",
+            description="States exactly what changes, for whom and from when.",
+            exemplar="From Monday, Priya approves orders under 500 EUR without a second signature.",
+        ),
+        Criterion(
+            id="c-risk",
+            name="Risk named",
+            description="Names what could go wrong and how it will be caught.",
+        ),
+    ],
+)
+PO_SOLUTION = (
+    "From 1 March, team leads approve orders under 300 GBP; Tom in finance keeps the rest. "
+    "The risk is split orders to stay under the limit, so finance will review a weekly report."
+)
+
+
+def po_sample(
+    text: str = "Partly there.",
+    *,
+    next_step: str = "",
+    level: str = "partial",
+    evidence: tuple[str, str] = ("", ""),
+    strengths: tuple[str, ...] = (),
+    suggestions: tuple[str, ...] = (),
+    learner_name: str | None = None,
+) -> Sample:
+    out = FeedbackSuggestion.model_validate(
+        {
+            "text": text,
+            "strengths": list(strengths),
+            "suggestions": [{"text": s} for s in suggestions],
+            "questions": [],
+            "next_step": next_step,
+            "rubric": [
+                {"criterion_id": "c-change", "level": level, "evidence": evidence[0]},
+                {"criterion_id": "c-risk", "level": level, "evidence": evidence[1]},
+            ],
+            "assessment": level,
+            "citations": [],
+            "generator": "test",
+        }
+    )
+    return Sample(
+        text=text,
+        output=out,
+        solution=PO_SOLUTION,
+        huddle=PO_HUDDLE,
+        learner_name=learner_name,
+    )
+
+
+def test_provenance_flags_the_exemplars_name_and_amount() -> None:
+    clean = po_sample(
+        "Your change is clear: team leads approve orders under 300 GBP from 1 March.",
+        suggestions=("Say who reads the weekly report for Tom.",),
+    )
+    transplant = po_sample(
+        "Your change is clear.", suggestions=("State that Priya approves orders under 500 EUR.",)
+    )
+    good, bad = ranks("provenance", clean, transplant)
+    assert good == 0.0 and bad > 0
+    score = get_scorer("transplanted").fn(transplant)
+    assert score.value == 3.0 and "Priya" in score.explanation and "500" in score.explanation
+    assert get_scorer("transplanted").fn(clean).value == 0.0
+    assert "0 transplanted" in get_scorer("transplanted").fn(clean).explanation
+
+
+def test_provenance_allows_the_huddle_the_criteria_and_the_learners_name() -> None:
+    sample_ = po_sample(
+        "Hi Sam, this meets the Clear change criterion: purchase orders, 1 March, Tom.",
+        learner_name="Sam",
+    )
+    assert get_scorer("provenance").fn(sample_).value == 0.0
+    # without knowing whom it addresses, the name is an untraceable specific
+    anonymous = sample_.model_copy(update={"learner_name": None})
+    assert get_scorer("transplanted").fn(anonymous).value == 1.0
+    # a draft with no specifics has nothing to transplant
+    assert get_scorer("provenance").fn(po_sample("Partly there.")).value == 0.0
+
+
+def test_misquotes_verbatim_case_and_ellipsis() -> None:
+    verbatim = po_sample(
+        "You wrote \u201cteam leads approve orders under 300 GBP\u201d.",
+        evidence=("\u201cFrom 1 March\u201d", "\u201cfinance will review a weekly report\u201d"),
+    )
+    assert get_scorer("misquotes").fn(verbatim).value == 0.0
+    case_changed = po_sample("You wrote \u201cTeam leads approve orders under 300 GBP\u201d.")
+    lowered = po_sample("Partly there.", strengths=("\u201cfrom 1 march\u201d is a clear date",))
+    exemplar = po_sample("Good: \u201cPriya approves orders under 500 EUR\u201d.")
+    for bad in (case_changed, lowered, exemplar):
+        assert get_scorer("misquotes").fn(bad).value == 1.0, bad.text
+    ranks("misquotes", verbatim, case_changed)
+    joined = po_sample(
+        "\u201cFrom 1 March, team leads \u2026 under 300 GBP\u201d and 'Tom in finance'"
+    )
+    assert get_scorer("misquotes").fn(joined).value == 0.0
+    dots = po_sample('"team leads approve ... weekly report" is the heart of it')
+    assert get_scorer("misquotes").fn(dots).value == 0.0
+    # a quote of the criterion's own words quotes the task, not the learner
+    task = po_sample("The criterion asks for \u201cwhat could go wrong\u201d.")
+    assert get_scorer("misquotes").fn(task).value == 0.0
+    assert not get_scorer("misquotes").fn(Sample(text="\u201cx y\u201d")).applicable
+
+
+def test_evidence_reuse_counts_a_passage_used_for_two_criteria() -> None:
+    apart = po_sample(evidence=("\u201cFrom 1 March\u201d", "\u201csplit orders\u201d"))
+    reused = po_sample(
+        evidence=(
+            "\u201cteam leads approve orders under 300 GBP\u201d states the change",
+            "\u201cteam leads approve orders under 300 GBP; Tom in finance keeps the rest\u201d",
+        )
+    )
+    ranks("evidence_reuse", apart, reused)
+    assert get_scorer("evidence_reuse").fn(reused).value == 1.0
+    # unquoted evidence counts as a passage when it is verbatim in the solution
+    plain = po_sample(evidence=("Tom in finance keeps the rest", "Tom in finance keeps the rest."))
+    assert get_scorer("evidence_reuse").fn(plain).value == 1.0
+    # the harness's own placeholder wording is no passage of the work
+    generic = po_sample(evidence=("judged from the whole answer", "judged from the whole answer"))
+    assert get_scorer("evidence_reuse").fn(generic).value == 0.0
+
+
+@pytest.mark.parametrize(
+    ("text", "next_step", "level", "agrees"),
+    [
+        ("Correct.", "", "met", True),
+        ("Correct.", "Revise your answer so that it states who approves.", "met", False),
+        ("Not there yet: the change has no date.", "", "met", False),
+        ("Incorrect.", "", "met", False),
+        ("Correct. Nice detail on Tom.", "", "not_met", False),
+        ("Partially correct.", "", "met", False),
+        ("Partially correct.", "Add a date to the change.", "partial", True),
+        ("Hi Sam! This meets the brief.", "Stretch: apply this to the Leeds site.", "met", True),
+        (
+            "Thanks, Sam \u2014 not there yet.",
+            "Rewrite the change so it names an owner.",
+            "not_met",
+            True,
+        ),
+        ("Not there yet.", "Stretch: apply this to the Leeds site too.", "not_met", False),
+        ("Incorrect.", "Stretch: rewrite it for a second site.", "not_met", False),
+        ("You picked the correct owner for the report.", "", "not_met", True),
+        ("Incorrect: the risk is missing.", "Fill in the missing risk.", "not_met", True),
+    ],
+)
+def test_verdict_agreement(text: str, next_step: str, level: str, agrees: bool) -> None:
+    score = get_scorer("verdict_agreement").fn(po_sample(text, next_step=next_step, level=level))
+    assert score.value == float(agrees), score.explanation
+
+
+def test_verdict_agreement_reads_the_rubric_and_needs_an_assessment() -> None:
+    out = po_sample("Well argued.", level="not_met").output
+    assert out is not None
+    all_met = out.model_copy(
+        update={"rubric": [r.model_copy(update={"level": Level.MET}) for r in out.rubric]}
+    )
+    sample_ = po_sample().model_copy(update={"output": all_met})
+    assert get_scorer("verdict_agreement").fn(sample_).value == 0.0
+    ranks("verdict_agreement", po_sample("Correct.", level="met"), sample_)
+    assert not get_scorer("verdict_agreement").fn(Sample(text="Correct.")).applicable

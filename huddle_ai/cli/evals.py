@@ -39,7 +39,12 @@ def run_cmd(
         str, typer.Argument(help="Suite file, or a shipped suite name (demo, injection, ...).")
     ],
     generator: Annotated[
-        list[str] | None, typer.Option("--generator", "-g", help="grounded | llm (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--generator",
+            "-g",
+            help="grounded | llm | nn_copy | always_met | always_majority (repeatable).",
+        ),
     ] = None,
     prompt: Annotated[
         list[str] | None,
@@ -57,6 +62,13 @@ def run_cmd(
     ] = False,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Always call the generators.")
+    ] = False,
+    leave_one_huddle_out: Annotated[
+        bool,
+        typer.Option(
+            "--leave-one-huddle-out",
+            help="Run each huddle's cases without any of that huddle's feedback.",
+        ),
     ] = False,
     runs_dir: RunsDirOpt = _DEFAULT_RUNS,
     as_json: JsonOpt = False,
@@ -79,7 +91,11 @@ def run_cmd(
     loaded = load_suite(suite)
     variants = parse_variants(generator or loaded.generators, prompt or loaded.prompts)
     conf = settings().model_copy(update={"data_dir": runs_dir / "store", "chroma_url": None})
-    base = load_run(runs_dir, baseline, loaded.name) if baseline else None
+    base = (
+        load_run(runs_dir, baseline, loaded.name, leave_one_huddle_out=leave_one_huddle_out)
+        if baseline
+        else None
+    )
     hai = engine(base=conf)
     grader = None
     if judge:
@@ -96,6 +112,7 @@ def run_cmd(
         cache=None if no_cache else Cache(runs_dir / "cache"),
         judge=grader,
         progress=None if as_json else lambda m: typer.echo(m, err=True),
+        leave_one_huddle_out=leave_one_huddle_out,
     )
     findings = apply_gate(result, base, fail_on_regression=fail_on_regression)
     markdown = render_markdown(result)
@@ -140,10 +157,11 @@ def history_cmd(
     rows = history(runs_dir, suite)[-last:]
     trend: dict[tuple[str, str, str], list[tuple[str, float]]] = {}
     for row in rows:
+        name = row["suite"] + (" (loho)" if row.get("leave_one_huddle_out") else "")
         for variant, metrics in row["metrics"].items():
             for m, value in metrics.items():
                 if value is not None and (not metric or m in metric):
-                    trend.setdefault((row["suite"], variant, m), []).append((row["run_id"], value))
+                    trend.setdefault((name, variant, m), []).append((row["run_id"], value))
     if as_json:
         print_json(
             [

@@ -2,17 +2,28 @@
 
 ``nn_copy`` copies the feedback of the single most similar past solution of the
 same huddle (with its assessment); ``always_met`` always says "Correct." with
-an overall ``met``. Both are deterministic, offline and for evaluation only.
+an overall ``met``; ``always_majority`` always gives the most common level of
+the huddle's labelled history (else the organization's, else ``met``). All are
+deterministic, offline and for evaluation only.
 """
 
 from __future__ import annotations
 
-from huddle_ai.context import FeedbackContext
+from collections import Counter
+from collections.abc import Iterable
+
+from huddle_ai.context import FeedbackContext, LabelledSolution
 from huddle_ai.generators import Generator
 from huddle_ai.records import Level
 from huddle_ai.suggestion import CriterionAssessment, FeedbackSuggestion
 
-__all__ = ["AlwaysMet", "NearestCopy"]
+__all__ = ["AlwaysMajority", "AlwaysMet", "NearestCopy"]
+
+VERDICT_TEXT = {
+    Level.MET: "Correct.",
+    Level.PARTIAL: "Partially correct.",
+    Level.NOT_MET: "Incorrect.",
+}
 
 
 def _level(value: object, default: Level) -> Level:
@@ -63,23 +74,79 @@ class NearestCopy(Generator):
         )
 
 
+def _verdict_only(
+    context: FeedbackContext, level: Level, rubric: dict[str, Level], name: str
+) -> FeedbackSuggestion:
+    """A bare verdict: the level's word, the level for every criterion, nothing else."""
+    text = VERDICT_TEXT[level]
+    return FeedbackSuggestion(
+        text=text,
+        strengths=[text] if level == Level.MET else [],
+        suggestions=[],
+        questions=[],
+        next_step="",
+        rubric=[
+            CriterionAssessment(criterion_id=c.id, level=rubric.get(c.id, level), evidence="")
+            for c in context.huddle.rubric
+        ],
+        assessment=level,
+        citations=[],
+        generator=name,
+    )
+
+
 class AlwaysMet(Generator):
     """Always "Correct." and ``met``."""
 
     name = "always_met"
 
     def generate(self, context: FeedbackContext) -> FeedbackSuggestion:
-        return FeedbackSuggestion(
-            text="Correct.",
-            strengths=["Correct."],
-            suggestions=[],
-            questions=[],
-            next_step="",
-            rubric=[
-                CriterionAssessment(criterion_id=c.id, level=Level.MET, evidence="")
-                for c in context.huddle.rubric
-            ],
-            assessment=Level.MET,
-            citations=[],
-            generator=self.name,
+        return _verdict_only(context, Level.MET, {}, self.name)
+
+
+_ORDER = (Level.MET, Level.PARTIAL, Level.NOT_MET)
+
+
+def _most_common(levels: Iterable[Level]) -> Level | None:
+    """The most frequent level; ties go to the first of met, partial, not met."""
+    counts = Counter(levels)
+    if not counts:
+        return None
+    return max(_ORDER, key=lambda lvl: (counts[lvl], -_ORDER.index(lvl)))
+
+
+def _org_labels(context: FeedbackContext) -> list[LabelledSolution]:
+    """The organization's other huddles' labelled solutions (none if the context has none)."""
+    out: list[LabelledSolution] = []
+    for entry in getattr(context, "org_history", None) or []:
+        if isinstance(entry, LabelledSolution):
+            out.append(entry)
+        else:  # a huddle with its history
+            out.extend(h for h in getattr(entry, "history", []) if isinstance(h, LabelledSolution))
+    return out
+
+
+class AlwaysMajority(Generator):
+    """The majority level: of the huddle's labelled history, else the organization's, else met.
+
+    Per criterion: the criterion's most common level in the huddle's history,
+    else the most common criterion level of the organization's other huddles,
+    else the overall level. The text is the level's bare verdict ("Correct.",
+    "Partially correct.", "Incorrect.").
+    """
+
+    name = "always_majority"
+
+    def generate(self, context: FeedbackContext) -> FeedbackSuggestion:
+        own, org = context.history, _org_labels(context)
+        level = (
+            _most_common(h.assessment for h in own if h.assessment is not None)
+            or _most_common(h.assessment for h in org if h.assessment is not None)
+            or Level.MET
         )
+        org_criteria = _most_common(lvl for h in org for lvl in h.rubric.values())
+        rubric: dict[str, Level] = {}
+        for c in context.huddle.rubric:
+            found = _most_common(h.rubric[c.id] for h in own if c.id in h.rubric)
+            rubric[c.id] = found or org_criteria or level
+        return _verdict_only(context, level, rubric, self.name)

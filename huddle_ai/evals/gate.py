@@ -1,9 +1,10 @@
 """The CI gate: absolute thresholds and regressions against a baseline run.
 
 A threshold ``metric: limit`` is a floor for higher-is-better metrics and a
-ceiling for ``latency_ms``/``tokens``. A regression is a drop past the suite's
-tolerance (``regression: {default: 0.02, metric: x}``) against the same
-variant and metric of the baseline run.
+ceiling for lower-is-better ones (``latency_ms``, ``tokens``, ``misquotes``...). A
+regression is a drop past the suite's tolerance (``regression: {default: 0.02,
+metric: x}``) against the same variant and metric of the baseline run: relative for
+latency and tokens, absolute for the rest (a count of breaches regresses up from 0).
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["Finding", "apply_gate", "compare", "diff", "thresholds"]
+from huddle_ai.evals.scorers import lower_is_better
 
-_LOWER_BETTER = {"latency_ms", "tokens", "cost_per_case"}
+# raw measurements, whose regression tolerance is relative
+_RELATIVE = frozenset({"latency_ms", "tokens", "cost_per_case"})
+
+__all__ = ["Finding", "apply_gate", "compare", "diff", "thresholds"]
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,7 @@ class Finding:
 
     def __str__(self) -> str:
         if self.kind == "threshold":
-            op = ">" if self.metric in _LOWER_BETTER else "<"
+            op = ">" if lower_is_better(self.metric) else "<"
             return f"{self.variant} {self.metric} = {self.value:.3f} {op} threshold {self.limit:g}"
         return (
             f"{self.variant} {self.metric} regressed {self.baseline:.3f} -> {self.value:.3f} "
@@ -57,7 +61,7 @@ def thresholds(run: dict[str, Any]) -> list[Finding]:
             value = _mean(run, variant, metric)
             if value is None:
                 continue
-            bad = value > limit if metric in _LOWER_BETTER else value < limit
+            bad = value > limit if lower_is_better(metric) else value < limit
             if bad:
                 out.append(Finding("threshold", variant, metric, value, limit))
     return out
@@ -73,9 +77,11 @@ def diff(run: dict[str, Any], baseline: dict[str, Any]) -> list[dict[str, Any]]:
             if now is None or then is None:
                 continue
             tol = float(tolerance.get(metric, tolerance.get("default", 0.02)))
-            lower = metric in _LOWER_BETTER
-            # latency and tokens: tolerance is relative (0.5 = 50% slower)
-            drop = (now - then) / then if lower and then else (then - now)
+            lower = lower_is_better(metric)
+            if metric in _RELATIVE:  # tolerance is relative (0.5 = 50% slower)
+                drop = (now - then) / then if then else 0.0
+            else:  # a share or a count of breaches: absolute, also up from 0
+                drop = now - then if lower else then - now
             rows.append(
                 {
                     "variant": variant,

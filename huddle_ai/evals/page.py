@@ -9,6 +9,7 @@ from html import escape
 from typing import Any
 
 from huddle_ai.evals.report import fmt
+from huddle_ai.evals.scorers import unbounded
 
 __all__ = ["page"]
 
@@ -46,7 +47,7 @@ def _chart(metric: str, rows: list[tuple[str, float, float, float | None]]) -> s
     top = max(
         [abs(m) + s for _, m, s, _ in rows] + [abs(b) for *_, b in rows if b is not None] + [1e-9]
     )
-    if metric not in ("latency_ms", "tokens", "cost_per_case"):
+    if not unbounded(metric):
         top = max(top, 1.0)
     scale = (width - label_w - 50) / top
     parts = [

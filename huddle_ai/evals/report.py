@@ -15,6 +15,8 @@ def fmt(value: float | None, metric: str = "") -> str:
         return "–"
     if metric in ("latency_ms", "tokens"):
         return f"{value:.1f}"
+    if metric in ("transplanted", "misquotes", "evidence_reuse"):
+        return f"{value:.2f}"
     return f"{value:.3f}"
 
 
@@ -43,7 +45,12 @@ def render_markdown(run: dict[str, Any]) -> str:
             if run.get("cache")
             else ""
         )
-        + ".",
+        + "."
+        + (
+            " Leave-one-huddle-out: each huddle's cases ran without that huddle's feedback."
+            if run.get("leave_one_huddle_out")
+            else ""
+        ),
         "",
         "| metric | " + " | ".join(variants) + " |",
         "|---|" + "---|" * len(variants),

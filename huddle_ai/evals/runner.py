@@ -7,6 +7,11 @@ mean over cases of each metric, with its spread (standard deviation) across
 repeats, plus accuracy, macro-F1 and Cohen's κ of the overall assessment.
 Labeled feedback in the suite measures how well each scorer (and the judge)
 agrees with people: ROC AUC, and κ at a 0.5 cut.
+
+A *leave-one-huddle-out* run measures how feedback generalizes to a huddle
+with no labels: for each huddle H of the suite, H's cases run against a
+separate organization (``<org>-loho-<i>``) holding every record of the suite
+except the feedback on H's solutions.
 """
 
 from __future__ import annotations
@@ -28,10 +33,12 @@ from huddle_ai.evals.stats import accuracy, auc, cohen_kappa, macro_f1, mean_std
 from huddle_ai.evals.suite import Case, Suite
 from huddle_ai.evals.variants import GeneratorFactory, Variant, parse_variants
 from huddle_ai.feedback import generate_checked, learner_names
-from huddle_ai.records import Level
+from huddle_ai.formats import AnyRecord
+from huddle_ai.records import Feedback, Level, Solution, validate_org
+from huddle_ai.retrieval import feedback_for
 from huddle_ai.suggestion import FeedbackSuggestion
 
-__all__ = ["RunResult", "run_suite"]
+__all__ = ["RunResult", "loho_org", "run_suite"]
 
 RunResult = dict[str, Any]
 Progress = Callable[[str], None]
@@ -88,11 +95,11 @@ def _as_json(scores: dict[str, Score]) -> dict[str, dict[str, Any]]:
     }
 
 
-def _context(hai: HuddleAI, suite: Suite, case: Case) -> FeedbackContext:
+def _context(hai: HuddleAI, suite: Suite, case: Case, org: str) -> FeedbackContext:
     return build_context(
         hai.store,
         hai.embedder,
-        suite.org_id,
+        org,
         solution_id=case.solution_id,
         text=case.text,
         huddle_id=case.huddle_id,
@@ -203,6 +210,47 @@ def _agreement(
     return out
 
 
+def loho_org(org: str, index: int) -> str:
+    """The organization that holds out the ``index``-th huddle of a suite ingested as ``org``."""
+    suffix = f"-loho-{index}"
+    return validate_org(org[: 40 - len(suffix)].rstrip("-_") + suffix)
+
+
+def _case_huddle(suite: Suite, case: Case) -> str:
+    if case.solution_id is not None:
+        sol = suite.solution(case.solution_id)
+        assert sol is not None  # load_suite checked it
+        return sol.huddle_id
+    assert case.huddle_id is not None
+    return case.huddle_id
+
+
+def _without_labels(records: Sequence[AnyRecord], solution_ids: set[str]) -> list[AnyRecord]:
+    return [r for r in records if not (isinstance(r, Feedback) and r.solution_id in solution_ids)]
+
+
+def _ingest_loho(hai: HuddleAI, suite: Suite, huddle_id: str, org: str) -> None:
+    """Every record of the suite into ``org`` except the feedback on ``huddle_id``'s solutions."""
+    held = {r.id for r in suite.records if isinstance(r, Solution) and r.huddle_id == huddle_id}
+    hai.ingest(org, _without_labels(suite.records, held))
+    # feedback left from an earlier version of the suite must not leak its labels either
+    stale = [f.id for fbs in feedback_for(hai.store, org, sorted(held)).values() for f in fbs]
+    if stale:
+        hai.store.delete(org, "feedback", stale)
+
+
+def _orgs(hai: HuddleAI, suite: Suite, leave_one_huddle_out: bool) -> dict[str, str]:
+    """Ingest the suite; the organization each case runs against, by case id."""
+    if not leave_one_huddle_out:
+        hai.ingest(suite.org_id, suite.records)
+        return {c.id: suite.org_id for c in suite.cases}
+    huddles = {c.id: _case_huddle(suite, c) for c in suite.cases}
+    held_out = {h: loho_org(suite.org_id, i) for i, h in enumerate(dict.fromkeys(huddles.values()))}
+    for huddle_id, org in held_out.items():
+        _ingest_loho(hai, suite, huddle_id, org)
+    return {cid: held_out[h] for cid, h in huddles.items()}
+
+
 def run_suite(
     suite: Suite,
     hai: HuddleAI,
@@ -213,27 +261,34 @@ def run_suite(
     cache: Cache | None = None,
     judge: Judge | None = None,
     progress: Progress | None = None,
+    leave_one_huddle_out: bool = False,
 ) -> RunResult:
-    """Run every case on every variant ``repeat`` times and score the outputs."""
+    """Run every case on every variant ``repeat`` times and score the outputs.
+
+    With ``leave_one_huddle_out``, each huddle's cases see none of that huddle's
+    feedback (see the module docstring); metrics aggregate over all cases as usual.
+    """
     started = time.perf_counter()
     variants = list(variants or parse_variants(suite.generators, suite.prompts))
     repeat = repeat or suite.repeat
     names = list(suite.scorers or SCORERS)
     secrets = _secrets([v.prompt for v in variants if v.prompt] or suite.prompts)
-    hai.ingest(suite.org_id, suite.records)
-    learner = learner_names(hai.store, suite.org_id)
+    orgs = _orgs(hai, suite, leave_one_huddle_out)
+    learners = {org: learner_names(hai.store, org) for org in dict.fromkeys(orgs.values())}
     gens = {v.label: make_generator(v) for v in variants}
     contexts: dict[str, FeedbackContext] = {}
     cells: list[dict[str, Any]] = []
     for i, case in enumerate(suite.cases, start=1):
         if progress is not None:
             progress(f"case {i}/{len(suite.cases)}: {case.id}")
-        ctx = contexts[case.id] = _context(hai, suite, case)
-        private = [n for lid, n in learner.items() if lid != ctx.learner_id]
+        org = orgs[case.id]
+        ctx = contexts[case.id] = _context(hai, suite, case, org)
+        private = [n for lid, n in learners[org].items() if lid != ctx.learner_id]
         cell: dict[str, Any] = {
             "id": case.id,
             "tags": case.tags,
             "huddle_id": ctx.huddle.id,
+            "org": org,
             "solution_id": case.solution_id,
             "solution": ctx.solution_text,
             "context": [{"id": it.id, "kind": it.kind, "text": it.text} for it in ctx.items],
@@ -275,12 +330,15 @@ def run_suite(
                 cost = float(m["tokens"]["mean"] or 0) * suite.price_per_1k_tokens / 1000
                 m["cost_per_case"] = {"mean": cost, "spread": 0.0, "n": m["tokens"]["n"]}
     now = datetime.now(UTC)
+    mode = "-loho" if leave_one_huddle_out else ""
     return {
-        "run_id": f"{now:%Y%m%d-%H%M%S}-{suite.name}-{uuid.uuid4().hex[:6]}",
+        "run_id": f"{now:%Y%m%d-%H%M%S}-{suite.name}{mode}-{uuid.uuid4().hex[:6]}",
         "created_at": now.isoformat(timespec="seconds"),
         "suite": suite.name,
         "suite_path": str(suite.path) if suite.path else None,
         "org": suite.org_id,
+        "leave_one_huddle_out": leave_one_huddle_out,
+        "orgs": sorted(set(orgs.values())),
         "variants": [v.label for v in variants],
         "repeat": repeat,
         "scorers": names,

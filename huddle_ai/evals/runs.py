@@ -23,6 +23,7 @@ def save_run(runs_dir: Path, run: dict[str, Any], reports: dict[str, str]) -> Pa
         "run_id": run["run_id"],
         "created_at": run["created_at"],
         "suite": run["suite"],
+        "leave_one_huddle_out": bool(run.get("leave_one_huddle_out")),
         "variants": run["variants"],
         "metrics": {v: {m: s["mean"] for m, s in ms.items()} for v, ms in run["metrics"].items()},
         "passed": run.get("passed"),
@@ -50,11 +51,20 @@ def history(runs_dir: Path, suite: str | None = None) -> list[dict[str, Any]]:
     return rows
 
 
-def load_run(runs_dir: Path, ref: str, suite: str | None = None) -> dict[str, Any]:
-    """A run by id, by path to its ``run.json`` or folder, or ``latest`` (of ``suite``)."""
+def load_run(
+    runs_dir: Path, ref: str, suite: str | None = None, *, leave_one_huddle_out: bool = False
+) -> dict[str, Any]:
+    """A run by id, by path to its ``run.json`` or folder, or ``latest`` (of ``suite``).
+
+    ``latest`` is the latest run of the same kind: leave-one-huddle-out or not.
+    """
     path = Path(ref)
     if ref == "latest":
-        rows = history(runs_dir, suite)
+        rows = [
+            r
+            for r in history(runs_dir, suite)
+            if bool(r.get("leave_one_huddle_out")) == leave_one_huddle_out
+        ]
         if not rows:
             raise NotFoundError(
                 f"no earlier runs{f' of suite {suite!r}' if suite else ''} in {runs_dir}"

@@ -33,6 +33,7 @@ class Sample(BaseModel):
     raw: Any = Field(None, description="The output as produced, before validation.")
     schema_error: str | None = None
     solution: str = ""
+    learner_name: str | None = Field(None, description="Whom the feedback addresses.")
     huddle: Huddle | None = None
     context: list[ContextItem] = Field(default_factory=list)
     reference: str | None = None
@@ -60,6 +61,7 @@ class Sample(BaseModel):
             output=output,
             raw=output.model_dump(mode="json"),
             solution=context.solution_text,
+            learner_name=context.learner_name,
             huddle=context.huddle,
             context=list(context.items),
             **refs,

@@ -4,7 +4,9 @@ Every scorer is ``scorer(sample: Sample, *, embedder: Embedder | None = None) ->
 It reads only the :class:`Sample`, returns a value (``nan`` when the scorer
 does not apply to the sample) and a one-line explanation of what it counted.
 Values are in [0, 1] with higher better, except ``latency_ms`` and ``tokens``
-(raw measurements, lower better). Scorers are usable outside the harness::
+(raw measurements, lower better) and the provenance-rule scorers of
+:mod:`huddle_ai.evals.sourcing` (a share or a count of breaches, lower better,
+0 the goal). Scorers are usable outside the harness::
 
     from huddle_ai.evals.scorers import specificity
     specificity(Sample(text="...", solution="..."))
@@ -13,11 +15,9 @@ Values are in [0, 1] with higher better, except ``latency_ms`` and ``tokens``
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -25,7 +25,10 @@ from huddle_ai.context import ContextItem
 from huddle_ai.embeddings import Embedder
 from huddle_ai.errors import InvalidInputError
 from huddle_ai.evals.sample import Sample
+from huddle_ai.evals.score import Score, Scorer
+from huddle_ai.evals.sourcing import evidence_reuse, misquotes, provenance, transplanted
 from huddle_ai.evals.text import content_words, longest_shared_run, sentences, words
+from huddle_ai.evals.verdict import verdict_agreement
 
 __all__ = [
     "SCORERS",
@@ -33,30 +36,8 @@ __all__ = [
     "Scorer",
     "ScorerInfo",
     "get_scorer",
+    "lower_is_better",
 ]
-
-
-@dataclass(frozen=True)
-class Score:
-    """A scorer's verdict on one sample."""
-
-    value: float
-    explanation: str
-    details: dict[str, float] = field(default_factory=dict)
-
-    @classmethod
-    def na(cls, reason: str) -> Score:
-        return cls(math.nan, f"not applicable: {reason}")
-
-    @property
-    def applicable(self) -> bool:
-        return not math.isnan(self.value)
-
-
-class Scorer(Protocol):
-    __name__: str
-
-    def __call__(self, sample: Sample, *, embedder: Embedder | None = None) -> Score: ...
 
 
 def _clamp(x: float) -> float:
@@ -523,10 +504,27 @@ _ALL: list[ScorerInfo] = [
     ScorerInfo("length", length),
     ScorerInfo("injection_resistance", injection_resistance),
     ScorerInfo("pii_leakage", pii_leakage),
+    ScorerInfo("provenance", provenance, higher_is_better=False),
+    ScorerInfo("transplanted", transplanted, higher_is_better=False, bounded=False),
+    ScorerInfo("misquotes", misquotes, higher_is_better=False, bounded=False),
+    ScorerInfo("evidence_reuse", evidence_reuse, higher_is_better=False, bounded=False),
+    ScorerInfo("verdict_agreement", verdict_agreement),
     ScorerInfo("latency_ms", latency_ms, higher_is_better=False, bounded=False),
     ScorerInfo("tokens", tokens, higher_is_better=False, bounded=False),
 ]
 SCORERS: dict[str, ScorerInfo] = {s.name: s for s in _ALL}
+
+
+def lower_is_better(metric: str) -> bool:
+    """Whether a metric of a run (a scorer or a derived figure) improves downwards."""
+    info = SCORERS.get(metric)
+    return metric == "cost_per_case" if info is None else not info.higher_is_better
+
+
+def unbounded(metric: str) -> bool:
+    """Whether a metric is a raw measurement or count rather than a value in [0, 1]."""
+    info = SCORERS.get(metric)
+    return metric == "cost_per_case" if info is None else not info.bounded
 
 
 def get_scorer(name: str) -> ScorerInfo:

@@ -33,7 +33,7 @@ from huddle_ai.records import Huddle, Level, Solution, validate_org
 __all__ = ["Case", "Labeled", "Suite", "evals_dir", "load_suite", "resolve_suite", "shipped_suites"]
 
 AGGREGATES = ("assessment_accuracy", "assessment_macro_f1", "assessment_kappa")
-GeneratorName = Literal["grounded", "llm", "nn_copy", "always_met"]
+GeneratorName = Literal["grounded", "llm", "nn_copy", "always_met", "always_majority"]
 
 
 def _default_generators() -> list[GeneratorName]:

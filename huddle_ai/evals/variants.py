@@ -24,7 +24,7 @@ class Variant:
 
 
 GeneratorFactory = Callable[[Variant], Generator]
-BASELINES = ("nn_copy", "always_met")
+BASELINES = ("nn_copy", "always_met", "always_majority")
 
 
 def parse_variants(generators: Sequence[str], prompts: Sequence[str]) -> list[Variant]:
@@ -48,9 +48,14 @@ def generator_factory(settings: Settings, embedder: Embedder) -> GeneratorFactor
 
     def make(variant: Variant) -> Generator:
         if variant.generator in BASELINES:
-            from huddle_ai.evals.baselines import AlwaysMet, NearestCopy
+            from huddle_ai.evals.baselines import AlwaysMajority, AlwaysMet, NearestCopy
 
-            return NearestCopy() if variant.generator == "nn_copy" else AlwaysMet()
+            baselines: dict[str, type[Generator]] = {
+                "nn_copy": NearestCopy,
+                "always_met": AlwaysMet,
+                "always_majority": AlwaysMajority,
+            }
+            return baselines[variant.generator]()
         if variant.generator == "grounded":
             from huddle_ai.generators.grounded import GroundedGenerator
 
