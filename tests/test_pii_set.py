@@ -26,10 +26,10 @@ ROSTER = load_roster(DIR)
 
 # Floors a little under the figures measured on 2026-12-02 (tuning and
 # held-out: every category 100%, no ordinary sentence touched; probe: 89.2%
-# overall, 4 of 24 ordinary sentences touched). A category with few items
+# overall, 3 of 24 ordinary sentences touched). A category with few items
 # in a split has a floor that one more miss breaks.
 RECALL_FLOOR = {"tuning": 0.95, "heldout": 0.9}
-ORDINARY_FLAGGED_CEILING = {"tuning": 1, "heldout": 1, "probe": 5}
+ORDINARY_FLAGGED_CEILING = {"tuning": 1, "heldout": 1, "probe": 4}
 FP_RATE_CEILING = 0.02
 
 

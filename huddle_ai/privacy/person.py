@@ -70,17 +70,18 @@ _NOT_SURNAME = frozenset(
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s+|\n\s*|[\"“(]\s*)$")
 
 
+# Name words: letters, joined by hyphens ("Jean-Pierre"); an apostrophe ends
+# one, so "Herrera's" is "Herrera" and "s".
+_NAME_TOKEN = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+
+
+def _key(word: str) -> str:
+    # most words are ASCII, and folding is the slow part
+    return word.lower() if word.isascii() else _fold(word).lower()
+
+
 def _fold(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
-
-
-def _accent_pattern(word: str) -> str:
-    # "Tomás" also matches "Tomas"; same length, so offsets stay true
-    out = []
-    for ch in word:
-        base = _fold(ch)
-        out.append(f"[{re.escape(ch)}{re.escape(base)}]" if base != ch and base else re.escape(ch))
-    return "".join(out)
 
 
 def _starts_sentence(text: str, start: int) -> bool:
@@ -120,51 +121,56 @@ class RosterRecognizer:
     keep: str | None = None
     min_name_length: int = 3
     lists: NameLists = field(default_factory=name_lists)
-    _full: re.Pattern[str] | None = field(init=False, default=None, repr=False)
-    _parts: re.Pattern[str] | None = field(init=False, default=None, repr=False)
-    kept_words: frozenset[str] = field(init=False, default=frozenset())
+    # folded (lower case, accents off) word tuples of full names, and single parts
+    _full: frozenset[tuple[str, ...]] = field(init=False, default=frozenset(), repr=False)
+    _parts: frozenset[str] = field(init=False, default=frozenset(), repr=False)
+    _longest: int = field(init=False, default=0, repr=False)
 
     def __post_init__(self) -> None:
-        self.kept_words = frozenset(_fold(w).lower() for w in _WORD.findall(self.keep or ""))
-        keep = " ".join((self.keep or "").split()).lower()
-        full: set[str] = set()
+        kept = {_key(w) for w in _NAME_TOKEN.findall(self.keep or "")}
+        keep = tuple(_key(w) for w in _NAME_TOKEN.findall(self.keep or ""))
+        full: set[tuple[str, ...]] = set()
         parts: set[str] = set()
         for name in self.names:
-            name = " ".join(name.split())
-            if not name or name.lower() == keep:
+            words = tuple(_key(w) for w in _NAME_TOKEN.findall(name))
+            if not words or words == keep:
                 continue
-            words = _WORD.findall(name)
             if len(words) > 1:
-                full.add(name)
-            for word in words:
-                if len(word) >= self.min_name_length and _fold(word).lower() not in self.kept_words:
-                    parts.add(word)
-        if full:
-            alternatives = "|".join(
-                r"\s+".join(_accent_pattern(w) for w in n.split())
-                for n in sorted(full, key=len, reverse=True)
-            )
-            self._full = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
-        if parts:
-            alternatives = "|".join(
-                _accent_pattern(w) for w in sorted(parts, key=len, reverse=True)
-            )
-            self._parts = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+                full.add(words)
+            parts |= {w for w in words if len(w) >= self.min_name_length and w not in kept}
+        self._full = frozenset(full)
+        self._parts = frozenset(parts)
+        self._longest = max((len(n) for n in full), default=0)
 
     def analyze(self, text: str) -> list[Span]:
+        # Word look-ups rather than one pattern of every name: a roster of
+        # thousands costs no more per word than a roster of ten.
         spans: list[Span] = []
-        if self._full is not None:
-            spans += [Span(m.start(), m.end(), "learner", 1.0) for m in self._full.finditer(text)]
-        # a part inside a full name is already covered
-        covered = {i for s in spans for i in range(s.start, s.end)}
-        if self._parts is not None:
-            for m in self._parts.finditer(text):
-                if m.start() in covered:
-                    continue
-                score = self._part_score(text, m.start(), m.end())
+        if not self._parts and not self._full:
+            return spans
+        tokens = list(_NAME_TOKEN.finditer(text))
+        keys = [_key(t.group(0)) for t in tokens]
+        i = 0
+        while i < len(tokens):
+            n = self._full_name_at(text, tokens, keys, i)
+            if n:
+                spans.append(Span(tokens[i].start(), tokens[i + n - 1].end(), "learner", 1.0))
+                i += n
+                continue
+            if keys[i] in self._parts:
+                score = self._part_score(text, tokens[i].start(), tokens[i].end())
                 if score:
-                    spans.append(Span(m.start(), m.end(), "learner", score))
+                    spans.append(Span(tokens[i].start(), tokens[i].end(), "learner", score))
+            i += 1
         return spans
+
+    def _full_name_at(self, text: str, tokens: list[re.Match[str]], keys: list[str], i: int) -> int:
+        """How many tokens from ``i`` spell a full roster name (0 if none)."""
+        for n in range(min(self._longest, len(tokens) - i), 1, -1):
+            gaps = (text[tokens[j].end() : tokens[j + 1].start()] for j in range(i, i + n - 1))
+            if tuple(keys[i : i + n]) in self._full and all(g.isspace() for g in gaps):
+                return n
+        return 0
 
     def _part_score(self, text: str, start: int, end: int) -> float:
         word = text[start:end]

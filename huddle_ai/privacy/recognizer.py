@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import Protocol
 
 __all__ = ["THRESHOLD", "Recognizer", "Span", "context_distance", "context_near"]
@@ -58,14 +59,17 @@ def _nearest(text: str, start: int, end: int, words: Iterable[str], window: int)
     # Context stops at a sentence end: "Order 12. Call me" says nothing about 12.
     before = _SENTENCE_END.split(text[max(0, start - window) : start].lower())[-1]
     after = _SENTENCE_END.split(text[end : end + window // 2].lower())[0]
-    best: int | None = None
-    for word in words:
-        pattern = re.compile(rf"(?<!\w){re.escape(word)}(?!\w)")
-        hits = [len(before) - m.end() for m in pattern.finditer(before)]
-        hits += [m.start() for m in pattern.finditer(after)]
-        if hits and (best is None or min(hits) < best):
-            best = min(hits)
-    return best
+    pattern = _any_of(tuple(words))
+    hits = [len(before) - m.end() for m in pattern.finditer(before)]
+    hits += [m.start() for m in pattern.finditer(after)]
+    return min(hits) if hits else None
+
+
+@cache
+def _any_of(words: tuple[str, ...]) -> re.Pattern[str]:
+    # one compiled alternation per word list (the lists are module constants)
+    alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
 
 
 _SENTENCE_END = re.compile(r"[.!?;\n](?:\s|$)")
