@@ -185,3 +185,19 @@ def test_disguised_echoes_of_the_system_prompt_are_detected() -> None:
     assert leaks_prompt(base64.b64encode(sentence.encode()).decode(), SYSTEM)
     # an 11-word run is enough
     assert leaks_prompt("an action-learning huddle give feedback on a learner's solution.", SYSTEM)
+
+
+def test_the_public_api_is_complete_and_importable() -> None:
+    import huddle_ai.privacy as privacy
+
+    assert privacy.__all__ == sorted(privacy.__all__, key=lambda n: (not n.isupper(), n))
+    for name in privacy.__all__:
+        assert getattr(privacy, name) is not None
+    assert set(privacy.PLACEHOLDERS.values()) >= {"[email]", "[phone]", "[url]", "[learner]"}
+
+
+def test_short_name_parts_are_only_matched_in_full_names() -> None:
+    out, _ = Redactor(names=["Bo Li"]).redact("Bo Li and Li Wei met Bo.")
+    assert out.startswith("[learner] and ") and "met Bo." in out
+    out, _ = Redactor(names=["Bo Li"], min_name_length=2).redact("Li agreed.")
+    assert out == "[learner] agreed."

@@ -36,9 +36,12 @@ _PRIORITY = {
 }
 
 
-def default_recognizers(names: Iterable[str] = (), keep: str | None = None) -> list[Recognizer]:
-    """Every shipped recognizer; ``names`` is the org roster, ``keep`` the author."""
-    roster = RosterRecognizer(names=names, keep=keep)
+def default_recognizers(
+    names: Iterable[str] = (), keep: str | None = None, min_name_length: int = 3
+) -> list[Recognizer]:
+    """Every shipped recognizer; ``names`` is the org roster, ``keep`` the author,
+    and roster name parts shorter than ``min_name_length`` are not matched alone."""
+    roster = RosterRecognizer(names=names, keep=keep, min_name_length=min_name_length)
     return [
         SecretUrlRecognizer(),
         EmailRecognizer(),

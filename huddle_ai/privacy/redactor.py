@@ -32,11 +32,15 @@ class Redactor:
 
     names: Iterable[str] = ()
     keep: str | None = None
+    min_name_length: int = 3
     analyzer: Analyzer = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.names = tuple(self.names)
-        self.analyzer = Analyzer(default_recognizers(names=self.names, keep=self.keep))
+        recognizers = default_recognizers(
+            names=self.names, keep=self.keep, min_name_length=self.min_name_length
+        )
+        self.analyzer = Analyzer(recognizers)
 
     def redact(self, text: str) -> tuple[str, int]:
         """``text`` with PII replaced, and how many replacements were made.
