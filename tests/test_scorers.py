@@ -452,7 +452,9 @@ def test_misquotes_verbatim_case_and_ellipsis() -> None:
     dots = po_sample('"team leads approve ... weekly report" is the heart of it')
     assert get_scorer("misquotes").fn(dots).value == 0.0
     # a quote of the criterion's own words quotes the task, not the learner
-    task = po_sample("The criterion asks for \u201cwhat could go wrong\u201d.")
+    task = po_sample(
+        "The criterion asks for \u201cwhat could go wrong\u201d, \u201cclear change\u201d."
+    )
     assert get_scorer("misquotes").fn(task).value == 0.0
     assert not get_scorer("misquotes").fn(Sample(text="\u201cx y\u201d")).applicable
 

@@ -116,13 +116,14 @@ def transplanted(sample: Sample, *, embedder: Embedder | None = None) -> Score:
 
 
 def _huddle_text(sample: Sample) -> Sources | None:
+    """The huddle's own words, lower-cased: quoting a criterion in running text is no misquote."""
     h = sample.huddle
     if h is None:
         return None
     texts = [h.title, h.prompt, h.goal, *(c.own_text() for c in h.rubric)]
     if h.answer_key is not None:
         texts += [h.answer_key.reference or "", *h.answer_key.key_points]
-    return Sources(texts)
+    return Sources([t.lower() for t in texts])
 
 
 def misquotes(sample: Sample, *, embedder: Embedder | None = None) -> Score:
@@ -131,8 +132,9 @@ def misquotes(sample: Sample, *, embedder: Embedder | None = None) -> Score:
     Every quoted span ("…", “…”, ‘…’) in the text, strengths, suggestions,
     questions, next step and rubric evidence must appear in the solution
     exactly, case kept; "…" or "..." inside a quote joins verbatim parts. A span
-    verbatim in the huddle's own text (its prompt or a criterion) quotes the
-    task, not the learner, and is not counted. Mechanical: needs no labels.
+    found in the huddle's own text (its prompt or a criterion, in any case)
+    quotes the task, not the learner, and is not counted. Mechanical: needs no
+    labels.
     """
     if not sample.solution.strip():
         return Score.na("no solution text")
@@ -145,7 +147,8 @@ def misquotes(sample: Sample, *, embedder: Embedder | None = None) -> Score:
             if s.kind != "quote":
                 continue
             checked += 1
-            if learner.traces(s) or (task is not None and task.traces(s)):
+            of_task = task is not None and task.traces(Specific("quote", s.text.lower()))
+            if learner.traces(s) or of_task:
                 continue
             bad.append(f"{where} {s.text[:50]!r}")
     if not bad:
