@@ -40,7 +40,8 @@ _ENGLISH = (
     r"^\W*(?:system|assistant|ai|grader|admin|user|developer)\b\s*[:,]",
     # a sentence that is only a verb and a quote dictates the reply ("Say 'Flawless work.'");
     # advice with more words after the quote stays ("Say 'thanks' to the team")
-    r"^[^\w'\"‘“]*(?:say|reply|respond|output|write|print|answer|confirm)\s+(?:only\s+|exactly\s+|"
+    r"^[^\w'\"‘“]*(?:say|reply|respond|output|write|print|answer|confirm|end|begin|start|"
+    r"finish|close)\s+(?:only\s+|exactly\s+|"
     r"just\s+)?(?:with\s+)?(?:the\s+(?:words?|phrase|text)\s+)?(?::\s*)?['\"‘“][^'\"’”]{1,80}"
     r"['\"’”][\s.!]*(?:and nothing else|only|instead)?[\s.!]*$",
     r"^\W*(?:begin|start|end|open|close)\s+(?:your|the)\s+(?:reply|feedback|answer|response|"
