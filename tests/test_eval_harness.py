@@ -196,6 +196,29 @@ def test_shipped_suites_validate() -> None:
     assert evals_dir().name in ("evals", "_evals")
 
 
+def test_open_ended_suite_is_a_labelled_hold_out() -> None:
+    from collections import Counter
+
+    from huddle_ai.records import Feedback, Huddle, Solution
+
+    suite = load_suite("open_ended")
+    huddles = [r for r in suite.records if isinstance(r, Huddle)]
+    assert len(huddles) >= 4 and all(2 <= len(h.rubric) <= 3 for h in huddles)
+    assert all(h.answer_key is None for h in huddles)  # none is a knowledge check
+    assert all(len(c.levels) == 3 and c.anchor_texts() for h in huddles for c in h.rubric)
+    assert all(any(c.anchors for c in h.rubric) for h in huddles)
+    solutions = {r.id: r for r in suite.records if isinstance(r, Solution)}
+    per_huddle = Counter(solutions[c.solution_id or ""].huddle_id for c in suite.cases)
+    assert len(per_huddle) == len(huddles) and min(per_huddle.values()) >= 12
+    feedback = {r.solution_id: r for r in suite.records if isinstance(r, Feedback)}
+    for case in suite.cases:
+        fb = feedback[case.solution_id or ""]
+        assert case.reference == fb.text and case.expected_assessment == fb.assessment
+        assert case.expected_rubric == fb.rubric and fb.author_role == "facilitator"
+    levels = Counter(c.expected_assessment for c in suite.cases)
+    assert len(levels) == 3 and min(levels.values()) >= 10
+
+
 def test_run_matrix_cache_and_repeat(fake_hai: HuddleAI, tmp_path: Path) -> None:
     suite = load_suite(write_suite(tmp_path))
     gens: dict[str, Counting] = {}
@@ -484,7 +507,9 @@ KNOWN_GAPS: dict[tuple[str, str], float] = {}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["demo", "injection", "new_huddle", "pii", "short_answers"])
+@pytest.mark.parametrize(
+    "name", ["demo", "injection", "new_huddle", "pii", "short_answers", "open_ended"]
+)
 def test_shipped_suite_passes_its_thresholds(
     name: str, eval_hai: HuddleAI, grounded: Generator
 ) -> None:
