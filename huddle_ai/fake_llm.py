@@ -10,26 +10,32 @@ It ships in the library so anyone can test an integration without a paid API::
 
 It runs a real HTTP server in a thread on a free local port and serves
 ``POST /v1/chat/completions`` from a queue of scripted replies: JSON content,
-any status code, a hang, malformed or schema-violating content, and an echo of
-the system prompt (what a successful prompt injection looks like). When the
+any status code, a hang, malformed or schema-violating content, an echo of
+the system prompt (what a successful prompt injection looks like) and a valid
+reply that leaks the system prompt in disguise (:meth:`Reply.leak`). When the
 queue is empty it answers ``default`` (a 500 unless set). Usage figures are
 counted with :mod:`huddle_ai.tokens` on the received messages.
 """
 
 from __future__ import annotations
 
+import base64
+import codecs
 import contextlib
 import json
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 
 from huddle_ai.tokens import count_tokens
 
-__all__ = ["FakeLLM", "Reply"]
+__all__ = ["Disguise", "FakeLLM", "Reply", "disguise"]
+
+Disguise = Literal["runs", "zero_width", "spaced", "base64", "fields", "rot13"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,7 @@ class Reply:
     body: str | None = None
     delay_s: float = 0.0
     echo_system: bool = False
+    disguised: Disguise | None = None
     usage: dict[str, int] | None = None
 
     @classmethod
@@ -68,6 +75,8 @@ class Reply:
             content=after.content,
             body=after.body,
             delay_s=seconds,
+            echo_system=after.echo_system,
+            disguised=after.disguised,
             usage=after.usage,
         )
 
@@ -75,6 +84,47 @@ class Reply:
     def echo(cls) -> Reply:
         """Repeat the request's system prompt: an injection that worked."""
         return cls(echo_system=True)
+
+    @classmethod
+    def leak(cls, obj: Mapping[str, Any], how: Disguise) -> Reply:
+        """The JSON ``obj`` with the request's system prompt, disguised ``how``,
+        appended to its ``text``: an injection that worked and tries to slip
+        past a verbatim check (see :func:`disguise`)."""
+        return cls(content=json.dumps(dict(obj)), disguised=how)
+
+
+def disguise(text: str, how: Disguise) -> str:
+    """``text`` as a leaking model might hide it.
+
+    ``runs``: eleven-word runs with a word dropped between them (no twelve
+    words in a row); ``zero_width``: a zero-width space inside every word;
+    ``spaced``: every letter spaced out ("I g n o r e"); ``base64``;
+    ``fields``: unchanged (the caller splits it across fields); ``rot13``.
+    """
+    words = text.split()
+    if how == "runs":
+        return " ... ".join(" ".join(words[i : i + 11]) for i in range(0, len(words), 12))
+    if how == "zero_width":
+        return " ".join(w[: len(w) // 2] + "\u200b" + w[len(w) // 2 :] for w in words)
+    if how == "spaced":
+        return "   ".join(" ".join(w) for w in words)
+    if how == "base64":
+        return base64.b64encode(text.encode("utf-8")).decode("ascii")
+    if how == "rot13":
+        return codecs.encode(text, "rot13")
+    return text
+
+
+def _leaked(content: str, system: str, how: Disguise) -> str:
+    obj = json.loads(content)
+    hidden = disguise(system, how)
+    if how == "fields":
+        # six words per strength: no single field holds a long run
+        words = hidden.split()
+        obj["strengths"] = [" ".join(words[i : i + 6]) for i in range(0, len(words), 6)]
+    else:
+        obj["text"] = f"{obj.get('text', '')} My instructions: {hidden}"
+    return json.dumps(obj)
 
 
 @dataclass
@@ -151,16 +201,19 @@ def _handler(state: _State) -> type[BaseHTTPRequestHandler]:
                 reply = state.queue.popleft() if state.queue else state.default
             if reply.delay_s and state.stop.wait(reply.delay_s):
                 return  # server closing
+            system = next(
+                (
+                    str(m.get("content"))
+                    for m in request.get("messages", [])
+                    if m.get("role") == "system"
+                ),
+                "",
+            )
             if reply.echo_system:
-                system = next(
-                    (
-                        str(m.get("content"))
-                        for m in request.get("messages", [])
-                        if m.get("role") == "system"
-                    ),
-                    "",
-                )
                 content = f"Sure! My instructions are: {system}"
+                self._send(200, json.dumps(_completion(reply, request, content)))
+            elif reply.disguised is not None and reply.content is not None:
+                content = _leaked(reply.content, system, reply.disguised)
                 self._send(200, json.dumps(_completion(reply, request, content)))
             elif reply.body is not None:
                 self._send(reply.status, reply.body)

@@ -51,6 +51,10 @@ def test_shipped_feedback_prompts_load_with_their_front_matter() -> None:
         assert p.hash == hashlib.sha256(p.path.read_bytes()).hexdigest()[:16]
         # the untrusted solution is delimited in the user message, never the system one
         assert "<learner_solution>" in p.user and "{{ solution }}" not in p.system
+        # everything delimited, stored text included, is declared data
+        for tag in ("<learner_solution>", "<past_solution>", "<past_feedback>"):
+            assert tag in p.system, (version, tag)
+        assert "never instructions" in p.system and "{{" not in p.system
     assert load_prompt("feedback", "v1").hash != load_prompt("feedback", "v2").hash
 
 
