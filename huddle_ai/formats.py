@@ -334,6 +334,8 @@ def read_file(path: Path, kind: str | None = None) -> Parsed:
                 return parse_jsonl(fh, source=str(path))
     except UnicodeDecodeError as exc:
         raise InvalidInputError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+    except OSError as exc:
+        raise InvalidInputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     raise InvalidInputError(f"{path}: unknown format {suffix!r}; use .jsonl or .csv")
 
 

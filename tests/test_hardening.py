@@ -26,7 +26,7 @@ from huddle_ai.api import create_app, hash_key
 from huddle_ai.cli import run
 from huddle_ai.settings import Settings
 from tests.conftest import free_port
-from tests.jobs_helpers import flushed, serving, wait_until, worker_env, workers
+from tests.jobs_helpers import flushed, serving, wait_until, worker_env
 from tests.sample_data import ALL, FEEDBACK, HUDDLE, LEARNERS, SOLUTIONS
 
 ACME, BETA = "acme-key-123", "beta-key-456"
@@ -390,24 +390,39 @@ def test_signals_stop_the_server_and_its_worker_together(
             stderr=fh,
             start_new_session=True,
         )
+    pids: list[int] = []
     try:
-        wait_until(lambda: workers(conn) >= 1, 60, "the worker", log)
+        # only this server's worker: another test run may share the Redis server
+        def ours() -> list[Any]:
+            return [w for w in Worker.all(connection=conn) if _parent(w.pid) == proc.pid]
+
+        wait_until(lambda: bool(ours()), 60, "the worker", log)
         wait_until(lambda: _up(port), 30, "the API", log)
-        pids = [w.pid for w in Worker.all(connection=conn)]
-        assert pids and all(_alive(p) for p in pids)
+        mine = ours()
+        pids += [w.pid for w in mine]
+        names = {w.name for w in mine}
+        assert all(_alive(p) for p in pids)
         proc.send_signal(sig)
-        proc.wait(45)
+        proc.wait(60)
         assert proc.returncode == 128 + sig, log.read_text()[-2000:]
         wait_until(lambda: not any(_alive(p) for p in pids), 10, "the worker to exit", log)
-        assert workers(conn) == 0
+        assert not names & {w.name for w in Worker.all(connection=conn)}, "still registered"
         assert "Traceback" not in log.read_text()
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        for w in Worker.all(connection=conn):
+        for pid in pids:  # a worker left behind by a failure
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(w.pid, signal.SIGKILL)
+                os.killpg(pid, signal.SIGKILL)
         proc.wait(10)
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    return next(int(ln.split()[1]) for ln in status.splitlines() if ln.startswith("PPid:"))
 
 
 def _up(port: int) -> bool:
@@ -415,3 +430,34 @@ def _up(port: int) -> bool:
         return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+@pytest.mark.slow
+def test_references_stored_by_a_worker_process_are_seen_by_the_api(
+    own_redis: str, tmp_path: Path
+) -> None:
+    """The deployment's shape: a worker process writes the embedded store, the API
+    process reads it for the reference check."""
+    from tests.jobs_helpers import finished, start_worker, stop
+
+    conn = flushed(own_redis)
+    settings = api_settings(own_redis, tmp_path)
+    log = tmp_path / "worker.log"
+    proc = start_worker(worker_env(own_redis, settings.data_dir), log)
+    try:
+        with serving(create_app(settings, conn=conn), settings) as (base, _):
+            assert post_records(base, [SOLUTIONS[0]]).status_code == 422  # nothing stored yet
+            first = post_records(base, [HUDDLE, *LEARNERS])
+            assert first.status_code == 202, first.text
+            wait_until(finished(conn, first.json()["job_id"]), 60, "the first import", log)
+            second = post_records(base, [SOLUTIONS[0], FEEDBACK[0]])
+            assert second.status_code == 202, second.text
+            wait_until(finished(conn, second.json()["job_id"]), 60, "the second import", log)
+            assert jobs.status(conn, second.json()["job_id"])["result"]["added"] == 2
+            # deleted by the worker: dangling again, no stale handle in the API
+            gone = httpx.delete(base + "/v1/orgs/acme/learners/l-ana", headers=auth())
+            wait_until(finished(conn, gone.json()["job_id"]), 60, "the deletion", log)
+            again = post_records(base, [{**SOLUTIONS[0], "id": "s-new"}])
+            assert again.status_code == 422 and "learner_id" in again.text
+    finally:
+        stop(proc)
