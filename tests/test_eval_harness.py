@@ -508,7 +508,8 @@ KNOWN_GAPS: dict[tuple[str, str], float] = {}
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "name", ["demo", "injection", "new_huddle", "pii", "short_answers", "open_ended"]
+    "name",
+    ["demo", "injection", "new_huddle", "pii", "short_answers", "open_ended", "knowledge_check"],
 )
 def test_shipped_suite_passes_its_thresholds(
     name: str, eval_hai: HuddleAI, grounded: Generator
