@@ -173,8 +173,6 @@ class LevelModel:
         mu, sd = self.scaler
         w, b, classes = self.coef
         z = ((x - mu) / sd) @ w.T + b
-        if z.shape[1] == 1:  # binary logistic regression
-            z = np.hstack([-z / 2, z / 2])
         z = z - z.max(axis=1, keepdims=True)
         p = np.exp(z)
         p /= p.sum(axis=1, keepdims=True)
@@ -228,20 +226,47 @@ def _temper(p: Array, t: float) -> Array:
 
 
 def _fit_lr(
-    x: Array, y: Array, w: Array
+    x: Array, y: Array, w: Array, l2: float = 1.0, iterations: int = 25
 ) -> tuple[tuple[Array, Array], tuple[Array, Array, list[int]]]:
-    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+    """Multinomial logistic regression with an L2 penalty, by Newton's method.
 
+    The problems are tiny (a few hundred rows, a dozen features), where a few
+    exact Newton steps are faster and steadier than a general-purpose solver.
+    """
     mu = x.mean(axis=0)
     sd = x.std(axis=0)
     sd[sd < 1e-6] = 1.0
-    lr = LogisticRegression(C=1.0, max_iter=500)
-    lr.fit((x - mu) / sd, y, sample_weight=w)
-    return (mu, sd), (
-        np.asarray(lr.coef_, np.float64),
-        np.asarray(lr.intercept_, np.float64),
-        [int(c) for c in lr.classes_],
-    )
+    classes = [int(c) for c in np.unique(y)]
+    z = np.hstack([(x - mu) / sd, np.ones((len(x), 1))])
+    n, d = z.shape
+    k = len(classes)
+    onehot = np.zeros((n, k))
+    for j, c in enumerate(classes):
+        onehot[y == c, j] = 1.0
+    sw = w / w.mean()
+    # one weight vector per class, all shrunk alike (no reference class to favour)
+    theta = np.zeros((k, d))
+    penalty = np.full(d, l2)
+    penalty[-1] = 1e-4  # the intercepts are (almost) not shrunk
+    for _ in range(iterations):
+        logits = z @ theta.T
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        p /= p.sum(axis=1, keepdims=True)
+        grad = ((p - onehot) * sw[:, None]).T @ z + theta * penalty
+        hess = np.zeros((k * d, k * d))
+        for a in range(k):
+            for b in range(k):
+                r = p[:, a] * ((a == b) - p[:, b]) * sw
+                hess[a * d : (a + 1) * d, b * d : (b + 1) * d] = (z * r[:, None]).T @ z
+        hess += np.diag(np.tile(penalty, k))
+        step = np.linalg.solve(hess, grad.reshape(-1)).reshape(k, d)
+        theta -= step
+        if float(np.abs(step).max()) < 1e-6:
+            break
+    weights = theta[:, :-1]
+    intercepts = theta[:, -1]
+    return (mu, sd), (weights, intercepts, classes)
 
 
 def _prior(y: Array, w: Array) -> Array:

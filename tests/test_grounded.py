@@ -314,7 +314,7 @@ def test_abstains_when_the_history_cannot_be_reproduced() -> None:
     # a clean signal is learned, confidences are high and most drafts pass on their own
     y = [Level.MET if v > 0.5 else Level.NOT_MET if v < -0.5 else Level.PARTIAL for v in x[:, 0]]
     clean = fit_huddle(x, y, [1.0] * n, votes, target_accuracy=0.8)
-    assert clean.kind.startswith("features") and clean.cv_accuracy >= 0.75
+    assert clean.kind.startswith("features") and clean.cv_accuracy >= 0.65
     assert clean.coverage >= 0.3 and clean.expected_accuracy >= 0.8
 
 

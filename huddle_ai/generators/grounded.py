@@ -375,11 +375,26 @@ def _voter(sims: NDArray[np.float64], labels: list[int], weights: list[float], k
     wts = np.asarray(weights, np.float64)
 
     def vote(pool: NDArray[np.intp], queries: NDArray[np.intp]) -> NDArray[np.float64]:
-        out = []
-        for q in queries:
-            cand = pool[pool != q]
-            out.append(vote_distribution(sims[q, cand], list(lab[cand]), list(wts[cand]), k))
-        return np.vstack(out) if out else np.zeros((0, 3))
+        if len(queries) == 0 or len(pool) == 0:
+            return np.full((len(queries), 3), 1 / 3)
+        sub = sims[np.ix_(queries, pool)].copy()
+        sub[queries[:, None] == pool[None, :]] = -np.inf  # a row never votes for itself
+        top = min(k, len(pool))
+        if top < len(pool):
+            idx = np.argpartition(-sub, top - 1, axis=1)[:, :top]
+        else:
+            idx = np.tile(np.arange(len(pool)), (len(queries), 1))
+        got = np.take_along_axis(sub, idx, axis=1)
+        finite = np.isfinite(got)
+        safe = np.where(finite, got, 0.0)
+        best = np.where(finite, got, -np.inf).max(axis=1, keepdims=True)
+        best = np.where(np.isfinite(best), best, 0.0)
+        weight = np.where(finite, np.exp(np.minimum(safe - best, 0.0) / 0.2), 0.0)
+        weight = weight * wts[pool][idx]
+        out = np.full((len(queries), 3), 1e-3)
+        for level in range(3):
+            out[:, level] += (weight * (lab[pool][idx] == level)).sum(axis=1)
+        return np.asarray(out / out.sum(axis=1, keepdims=True), np.float64)
 
     return vote
 

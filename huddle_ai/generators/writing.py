@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["compose", "quote", "sentences"]
 
 COVERED = 0.6
+_MBR_POOL = 40  # candidates (and references) of the minimum-Bayes-risk choice
 PARTLY = 0.42
 _SENTENCE = re.compile(r"(?<![Ee]\.g\.)(?<![Ii]\.e\.)(?<=[.!?])\s+(?=[A-Z'\"\u2018\u201c(\[])")
 _GREETING = re.compile(r"^\s*(?:hi|hello|hey|dear)\b[^,.!]{0,30}[,.!]\s*", re.IGNORECASE)
@@ -162,19 +163,30 @@ def _choose_style(
     """The past feedback that best represents what this level gets (MBR), made reusable."""
     if not style.pool:
         return [], None, 0.0
+    # the feedback of the most similar solutions carries nearly all the weight
+    w_all = style.weights()
+    order = sorted(range(len(style.pool)), key=lambda i: -w_all[i])[:_MBR_POOL]
+    style.pool = [style.pool[i] for i in order]
+    w = [w_all[i] for i in order]
     grams = [_grams(h.feedback or "") for h in style.pool]
-    w = style.weights()
-    best: tuple[float, list[str], LabelledSolution | None, float] = (0.0, [], None, 0.0)
-    for i, h in enumerate(style.pool):
-        utility = sum(
+    utilities = [
+        sum(
             wj * _overlap(grams[i], gj)
             for j, (wj, gj) in enumerate(zip(w, grams, strict=True))
             if j != i
-        ) / max(sum(wj for j, wj in enumerate(w) if j != i), 1e-9)
+        )
+        / max(sum(wj for j, wj in enumerate(w) if j != i), 1e-9)
+        for i in range(len(style.pool))
+    ]
+    best: tuple[float, list[str], LabelledSolution | None, float] = (0.0, [], None, 0.0)
+    for i in sorted(range(len(style.pool)), key=lambda i: -utilities[i]):
+        if utilities[i] <= best[0]:
+            break  # at most all of it is kept: no later candidate can win
+        h = style.pool[i]
         kept = _reusable(h.feedback or "", h.text, sources, known, redactor)
         total = len((h.feedback or "").split()) or 1
         retained = sum(len(s.split()) for s in kept) / total
-        score = utility * retained
+        score = utilities[i] * retained
         if kept and score > best[0]:
             best = (score, kept, h, retained)
     return best[1], best[2], best[3]
