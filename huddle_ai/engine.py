@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from huddle_ai.context import ContextCache
+from huddle_ai.database import Database, resolve_url
 from huddle_ai.embeddings import Embedder, FakeEmbedder, Progress, SentenceTransformerEmbedder
 from huddle_ai.errors import ConfigurationError, NotFoundError
 from huddle_ai.formats import AnyRecord, Parsed, read_file, write_jsonl
@@ -24,6 +25,7 @@ from huddle_ai.store import KINDS, Store
 from huddle_ai.suggestion import FeedbackSuggestion
 
 if TYPE_CHECKING:
+    from huddle_ai.accountability import Accountability, Clock
     from huddle_ai.generators import Generator
     from huddle_ai.matching import Affinity, NextReviewers, PartnerMatching, ReviewAssignment
 
@@ -110,6 +112,7 @@ class HuddleAI:
         *,
         embedder: Embedder | None = None,
         store: Store | None = None,
+        database: Database | None = None,
     ) -> None:
         self.settings = settings if settings is not None else Settings.model_construct()
         self.embedder = embedder if embedder is not None else build_embedder(self.settings)
@@ -117,6 +120,12 @@ class HuddleAI:
         self._generators: tuple[Generator, Generator | None] | None = None
         # learners and labelled histories, valid until the store's next write
         self.context_cache = ContextCache()
+        # the relational store; no connection is made until it is first used
+        self.database = (
+            database
+            if database is not None
+            else Database(resolve_url(self.settings.database_url, self.settings.data_dir))
+        )
 
     # -- ingest ------------------------------------------------------------
 
@@ -287,3 +296,9 @@ class HuddleAI:
         from huddle_ai.matching import affinity_scores
 
         return affinity_scores(self.store, org, **options)
+
+    def accountability(self, *, clock: Clock | None = None) -> Accountability:
+        """The accountability loop (commitments, follow-ups, risk) on this engine's database."""
+        from huddle_ai.accountability import Accountability
+
+        return Accountability(self.database, clock=clock)

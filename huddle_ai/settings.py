@@ -22,6 +22,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path(".huddle_ai"), description="Embedded store directory.")
     chroma_url: str | None = Field(None, description="Chroma server URL; embedded when unset.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL (PostgreSQL for several workers); SQLite when unset."
+    )
     embedding_model: str | None = Field(
         None,
         description="sentence-transformers model name or path; the packaged MiniLM when unset.",

@@ -1,0 +1,64 @@
+"""rq jobs of the accountability loop: top-level functions of ids and JSON.
+
+They run on the engine the worker built (``huddle_ai.jobs``) and its
+database, and send through the worker's webhook settings; the logic lives in
+:mod:`huddle_ai.accountability.followups`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rq import get_current_job
+
+from huddle_ai import webhooks
+from huddle_ai.accountability.clock import ManualClock
+from huddle_ai.accountability.followups import WebhookSender, run_step
+from huddle_ai.accountability.service import Accountability
+from huddle_ai.errors import ConfigurationError
+
+__all__ = ["followup_job", "sweep_job"]
+
+
+def _service(now: datetime) -> tuple[Accountability, WebhookSender]:
+    from huddle_ai import jobs
+
+    hai = jobs._hai()  # the worker's engine, bound once per process
+    acct = hai.accountability(clock=ManualClock(now))
+    job = get_current_job()
+    if job is None:
+        raise ConfigurationError("accountability jobs run inside an rq worker")
+    cfg = webhooks.config()
+    sender = WebhookSender(
+        job.connection,
+        queue=acct.policy.webhook_queue,
+        retries=cfg.retries,
+        backoff_s=cfg.backoff_s,
+        timeout_s=cfg.timeout_s,
+    )
+    return acct, sender
+
+
+def followup_job(org: str, commitment_id: str, step: str, due_at: str, at: str) -> dict[str, Any]:
+    """One scheduled step, carried out as of its scheduled time ``at``."""
+    now = datetime.fromisoformat(at)
+    acct, sender = _service(now)
+    sent = run_step(
+        acct.db,
+        sender,
+        org,
+        commitment_id,
+        step,
+        datetime.fromisoformat(due_at),
+        now=now,
+        risk=acct.risk_in,
+    )
+    return {"commitment_id": commitment_id, "step": step, "sent": [e["type"] for e in sent]}
+
+
+def sweep_job(org: str, now: str) -> dict[str, Any]:
+    """Every step due by ``now`` that has not happened (catch-up after an outage)."""
+    acct, sender = _service(datetime.fromisoformat(now))
+    sent = acct.sweep(sender, org)
+    return {"org": org, "sent": [e["type"] for e in sent]}

@@ -1,0 +1,238 @@
+"""``Accountability``: the accountability loop over one database and one clock
+(the Python API; the CLI, HTTP endpoints and jobs call it)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from redis import Redis
+from sqlalchemy.orm import Session
+
+from huddle_ai.accountability.clock import Clock, SystemClock
+from huddle_ai.accountability.drafting import CommitmentDraft, draft_commitment
+from huddle_ai.accountability.features import LearnerFeatures, compute_features
+from huddle_ai.accountability.followups import FollowupPolicy, WebhookSender, schedule, sweep
+from huddle_ai.accountability.health import CommunityHealth, community_health
+from huddle_ai.accountability.importer import ImportReport, import_lines, import_parsed
+from huddle_ai.accountability.records import (
+    CheckinRecord,
+    CommitmentRecord,
+    ParsedFile,
+)
+from huddle_ai.accountability.risk import HeuristicRisk, LearnerRisk, RiskModel, fit_risk_model
+from huddle_ai.database import Database
+from huddle_ai.database import accountability as q
+from huddle_ai.errors import InvalidInputError, NotFoundError
+from huddle_ai.records import validate_org
+from huddle_ai.suggestion import SuggestionBody
+
+__all__ = ["Accountability"]
+
+_REQUIRED = {"no_date", "no_owner", "past_date", "no_action"}
+
+
+class Accountability:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        clock: Clock | None = None,
+        policy: FollowupPolicy | None = None,
+        observe_days: int = 21,
+    ) -> None:
+        self.db = db
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.policy = policy if policy is not None else FollowupPolicy()
+        self.observe_days = observe_days
+
+    # -- records --------------------------------------------------------------------
+    def import_lines(
+        self,
+        org: str,
+        lines: Iterable[str | bytes],
+        *,
+        allow_past_due: bool = False,
+        source: str = "records",
+    ) -> ImportReport:
+        return import_lines(
+            self.db,
+            org,
+            lines,
+            now=self.clock.now(),
+            allow_past_due=allow_past_due,
+            source=source,
+        )
+
+    def import_file(self, org: str, path: Path, *, allow_past_due: bool = False) -> ImportReport:
+        with path.open("rb") as fh:
+            return self.import_lines(org, fh, allow_past_due=allow_past_due, source=str(path))
+
+    # -- next step -> commitment ------------------------------------------------------
+    def draft(self, step: str, **kw: Any) -> CommitmentDraft:
+        return draft_commitment(step, now=self.clock.now(), **kw)
+
+    def draft_from_suggestion(
+        self, suggestion: SuggestionBody, *, learner_id: str | None, **kw: Any
+    ) -> CommitmentDraft:
+        return self.draft(suggestion.next_step, learner_id=learner_id, source="next_step", **kw)
+
+    def commit(
+        self,
+        org: str,
+        draft: CommitmentDraft,
+        *,
+        commitment_id: str | None = None,
+        allow_vague: bool = False,
+    ) -> CommitmentRecord:
+        """Store a draft as an open commitment (a draft without date or owner is refused;
+        a vague one unless ``allow_vague``)."""
+        blocking = [i for i in draft.issues if i.code in _REQUIRED or not allow_vague]
+        if blocking:
+            raise InvalidInputError(
+                "commitment draft is not ready: " + "; ".join(i.message for i in blocking)
+            )
+        assert draft.learner_id is not None and draft.due_at is not None
+        if not draft.huddle_id:
+            raise InvalidInputError("commitment draft has no huddle_id")
+        rec = CommitmentRecord(
+            id=commitment_id or f"cm-{uuid.uuid4().hex[:16]}",
+            learner_id=draft.learner_id,
+            huddle_id=draft.huddle_id,
+            solution_id=draft.solution_id,
+            text=draft.text,
+            due_at=draft.due_at,
+            partner_id=draft.partner_id,
+            created_at=self.clock.now(),
+        )
+        parsed = ParsedFile(commitments=[(1, rec)])
+        import_parsed(self.db, org, parsed, now=self.clock.now(), source="commitment")
+        return rec
+
+    def checkin(
+        self,
+        org: str,
+        commitment_id: str,
+        *,
+        author: str,
+        status: str,
+        reflection: str = "",
+        checkin_id: str | None = None,
+    ) -> CheckinRecord:
+        rec = CheckinRecord.model_validate(
+            {
+                "id": checkin_id or f"ck-{uuid.uuid4().hex[:16]}",
+                "commitment_id": commitment_id,
+                "author": author,
+                "status": status,
+                "reflection": reflection,
+                "created_at": self.clock.now(),
+            }
+        )
+        import_parsed(
+            self.db, org, ParsedFile(checkins=[(1, rec)]), now=self.clock.now(), source="checkin"
+        )
+        return rec
+
+    def commitments(self, org: str, **filters: Any) -> list[dict[str, Any]]:
+        validate_org(org)
+        with self.db.session() as s:
+            return [
+                {
+                    "id": c.id,
+                    "learner_id": c.learner_id,
+                    "huddle_id": c.huddle_id,
+                    "text": c.text,
+                    "due_at": c.due_at.isoformat(),
+                    "partner_id": c.partner_id,
+                    "status": c.status,
+                }
+                for c in q.commitments(s, org, **filters)
+            ]
+
+    # -- follow-ups -----------------------------------------------------------------
+    def subscribe(self, org: str, url: str | None) -> None:
+        """Where this organization's accountability webhooks go (None: nowhere)."""
+        validate_org(org)
+        with self.db.session() as s:
+            q.set_subscription(s, org, url)
+
+    def schedule(self, conn: Redis, org: str, commitment_id: str) -> list[str]:
+        with self.db.session() as s:
+            c = q.get_commitment(s, org, commitment_id)
+            if c is None:
+                raise NotFoundError(f"no commitment {commitment_id!r} in {org!r}")
+            due = c.due_at
+        return schedule(conn, org, commitment_id, due, self.policy)
+
+    def schedule_open(self, conn: Redis, org: str) -> int:
+        with self.db.session() as s:
+            todo = [(c.id, c.due_at) for c in q.commitments(s, org, status="open")]
+        for cid, due in todo:
+            schedule(conn, org, cid, due, self.policy)
+        return len(todo)
+
+    def sweep(self, sender: WebhookSender | None, org: str) -> list[dict[str, Any]]:
+        return sweep(
+            self.db, sender, org, now=self.clock.now(), policy=self.policy, risk=self.risk_in
+        )
+
+    # -- early warning ----------------------------------------------------------------
+    def _features(
+        self,
+        s: Session,
+        org: str,
+        learners: Sequence[str],
+        now: datetime,
+        start: dict[str, datetime] | None = None,
+    ) -> list[LearnerFeatures]:
+        events = q.event_rows(s, org, until=now)
+        comm = [(c.learner_id, c.status, c.due_at) for c in q.commitments(s, org)]
+        return compute_features(learners, events, comm, now=now, start=start)
+
+    def _model(self, s: Session, org: str) -> RiskModel | HeuristicRisk:
+        past = [e for e in q.enrollments(s, org) if e.outcome is not None and e.enrolled_at]
+        if len(past) < 20:
+            return HeuristicRisk()
+        feats: list[LearnerFeatures] = []
+        for e in past:
+            assert e.enrolled_at is not None
+            cutoff = e.enrolled_at + timedelta(days=self.observe_days)
+            feats.extend(
+                self._features(s, org, [e.learner_id], cutoff, {e.learner_id: e.enrolled_at})
+            )
+        try:
+            return fit_risk_model(feats, [e.outcome == "dropped" for e in past])
+        except InvalidInputError:
+            return HeuristicRisk()
+
+    def risk(self, org: str, *, cohort: str | None = None) -> list[LearnerRisk]:
+        """Risk of every current learner (no final outcome yet), riskiest first."""
+        validate_org(org)
+        now = self.clock.now()
+        with self.db.session() as s:
+            current = [e for e in q.enrollments(s, org, cohort) if e.outcome is None]
+            start = {e.learner_id: e.enrolled_at for e in current if e.enrolled_at}
+            ids = sorted({e.learner_id for e in current})
+            scored = self._model(s, org).score(self._features(s, org, ids, now, start))
+        return sorted(scored, key=lambda r: -r.score)
+
+    def risk_in(self, s: Session, org: str, learner_id: str, now: datetime) -> LearnerRisk:
+        """One learner's risk inside an open unit of work (used by the follow-ups)."""
+        return self._model(s, org).score(self._features(s, org, [learner_id], now))[0]
+
+    def health(self, org: str, *, cohort: str | None = None) -> CommunityHealth:
+        validate_org(org)
+        now = self.clock.now()
+        with self.db.session() as s:
+            members = sorted({e.learner_id for e in q.enrollments(s, org, cohort)})
+            events = q.event_rows(s, org, until=now)
+            comm = [
+                (c.learner_id, c.status, c.due_at)
+                for c in q.commitments(s, org)
+                if c.learner_id in set(members)
+            ]
+        return community_health(members, events, comm)
