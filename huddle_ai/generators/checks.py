@@ -41,8 +41,11 @@ __all__ = [
 LEAK_CHARS = 30
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _JSON_KEY = re.compile(r'"[A-Za-z_]+"\s*:')
-_BLOB = re.compile(r"[A-Za-z0-9+/_\-]{16,}={0,2}")
-_BLOB_LINES = re.compile(r"(?:[A-Za-z0-9+/_\-]{16,}={0,2}\s+){1,}[A-Za-z0-9+/_\-]+={0,2}")
+# base64 runs, alone or wrapped over lines; each starts where a run starts and
+# never backtracks, so a 30 KB run is read once (linear time)
+_B64 = r"[A-Za-z0-9+/_\-]"
+_BLOB = re.compile(rf"(?<!{_B64}){_B64}{{16,}}+={{0,2}}")
+_BLOB_LINES = re.compile(rf"(?<!{_B64})(?:{_B64}{{16,}}+={{0,2}}\s++)++{_B64}++={{0,2}}")
 
 _HTML_TAG = re.compile(r"<\s*/?\s*[A-Za-z][A-Za-z0-9:\-]*(?:\s[^<>]*)?/?\s*>")
 _DANGEROUS = re.compile(
