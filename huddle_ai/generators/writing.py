@@ -49,6 +49,11 @@ PARTLY = 0.42
 _SENTENCE = re.compile(r"(?<![Ee]\.g\.)(?<![Ii]\.e\.)(?<=[.!?])\s+(?=[A-Z'\"\u2018\u201c(\[])")
 _GREETING = re.compile(r"^\s*(?:hi|hello|hey|dear)\b[^,.!]{0,30}[,.!]\s*", re.IGNORECASE)
 _TOKEN = re.compile(r"\w+")
+# words that ask for a change: a remark with them is advice, not praise
+_GAP_WORDS = frozenset(
+    "add missing miss not no but however instead try could should would consider next "  # noqa: SIM905
+    "more lacks need needs yet only without".split()
+)
 _VERDICTS = {
     "check": {
         Level.MET: "Correct.",
@@ -137,20 +142,33 @@ class _Style:
 
 
 def _reusable(
-    text: str, parent: str, sources: Sources, known: set[str], redactor: Redactor
+    text: str,
+    parent: str,
+    sources: Sources,
+    known: set[str],
+    redactor: Redactor,
+    rubric: set[str],
+    mine: set[str],
+    praise: bool,
 ) -> list[str]:
     """Sentences of a past feedback that hold for this solution.
 
     A sentence is kept only if its specifics pass the provenance rule, it names
     nobody, and it is not about the other solution: none of its content words
     come from the solution it was written for unless this solution or the
-    huddle's own text uses them too.
+    huddle's own text uses them too. A remark that names rubric ideas without
+    asking for anything (praise) is kept only if this solution uses most of them.
     """
     other = content_words(parent) - known
     kept = []
     for sent in sentences(without_instructions(text)):
-        if untraceable(sent, sources) or content_words(sent) & other:
+        words = content_words(sent)
+        if untraceable(sent, sources) or words & other:
             continue
+        terms = words & rubric
+        asks = bool(set(_TOKEN.findall(sent.lower())) & _GAP_WORDS) or sent.endswith("?")
+        if praise and terms and not asks and len(terms & mine) < 0.5 * len(terms):
+            continue  # praise of what this solution does not show
         if redactor.redact(sent)[1]:
             continue  # it names a person or contact detail: never carried over
         kept.append(sent)
@@ -158,7 +176,13 @@ def _reusable(
 
 
 def _choose_style(
-    style: _Style, sources: Sources, known: set[str], redactor: Redactor
+    style: _Style,
+    sources: Sources,
+    known: set[str],
+    redactor: Redactor,
+    rubric: set[str],
+    mine: set[str],
+    praise: bool,
 ) -> tuple[list[str], LabelledSolution | None, float]:
     """The past feedback that best represents what this level gets (MBR), made reusable."""
     if not style.pool:
@@ -183,7 +207,7 @@ def _choose_style(
         if utilities[i] <= best[0]:
             break  # at most all of it is kept: no later candidate can win
         h = style.pool[i]
-        kept = _reusable(h.feedback or "", h.text, sources, known, redactor)
+        kept = _reusable(h.feedback or "", h.text, sources, known, redactor, rubric, mine, praise)
         total = len((h.feedback or "").split()) or 1
         retained = sum(len(s.split()) for s in kept) / total
         score = utilities[i] * retained
@@ -260,7 +284,12 @@ def compose(context: FeedbackContext, judgement: Judgement) -> SuggestionBody:
     level = judgement.assessment
     style = _Style(context, level, judgement.vector)
     known = content_words(f"{solution}\n{_huddle_text(context)}")
-    reused, anchor, _ = _choose_style(style, sources, known, redactor)
+    rubric_words = content_words(_huddle_text(context))
+    mine = content_words(solution)
+    # on work that is not there yet, remarks about rubric ideas are corrections, not praise
+    reused, anchor, _ = _choose_style(
+        style, sources, known, redactor, rubric_words, mine, level != Level.NOT_MET
+    )
     verdicts = _VERDICTS["check" if huddle.knowledge_check else "challenge"]
     passages = _passages(judgement, redactor)
     gaps = _gaps(judgement)
