@@ -36,8 +36,9 @@ def _body(criteria: list[str]) -> dict[str, object]:
         "suggestions": [],
         "questions": [],
         "next_step": "n",
-        "rubric": [{"criterion_id": c, "level": "met", "evidence": "e"} for c in criteria],
-        "assessment": "met",
+        # a partial reply passes the output checks without quoting the solution
+        "rubric": [{"criterion_id": c, "level": "partial", "evidence": "e"} for c in criteria],
+        "assessment": "partial",
         "citations": [],
     }
 
