@@ -387,14 +387,18 @@ def _ordinal(v_train: Array, y_train: Array, w_train: Array, v_test: Array) -> A
 
 
 def _review_threshold(
-    conf: Array, correct: NDArray[np.bool_], target: float
+    conf: Array, correct: NDArray[np.bool_], target: float, min_support: int = 5
 ) -> tuple[float, float, float]:
-    """The lowest confidence above which held-out accuracy reaches ``target``."""
+    """The lowest confidence above which held-out accuracy reaches ``target``.
+
+    At least ``min_support`` held-out predictions must lie above it, so one lucky
+    confident guess cannot open the gate.
+    """
     n = len(conf)
     order = np.argsort(-conf, kind="stable")
     hits = np.cumsum(correct[order])
     best_k = 0
-    for k in range(1, n + 1):
+    for k in range(min(min_support, n + 1), n + 1):
         if k < n and conf[order[k]] == conf[order[k - 1]]:
             continue  # a threshold cannot split equal confidences
         if hits[k - 1] / k >= target:

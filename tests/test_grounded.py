@@ -318,6 +318,29 @@ def test_abstains_when_the_history_cannot_be_reproduced() -> None:
     assert clean.coverage >= 0.3 and clean.expected_accuracy >= 0.8
 
 
+def test_drafts_need_review_where_labels_follow_nothing_in_the_work(
+    real_embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    """Real Chroma, real model: a huddle whose labels are unrelated to the answers."""
+    hai = HuddleAI(embedder=real_embedder, store=Store.embedded(tmp_path, real_embedder.id))
+    recs = _moon_records(True)
+    # the levels cycle regardless of what each answer says: nothing can reproduce them
+    noise = [C, P, N, N, C, P, P, N, C, C, N, P, N, P, C]
+    recs = [
+        r.model_copy(update={"assessment": noise[int(r.id[2:])]}) if isinstance(r, Feedback) else r
+        for r in recs
+    ]
+    hai.ingest("moon-noise", recs)  # type: ignore[arg-type]
+    gen = GroundedGenerator(hai.embedder)
+    reviewed = 0
+    for i in range(0, 15, 3):
+        ctx = build_context(hai.store, hai.embedder, "moon-noise", solution_id=f"m{i:02d}")
+        out = gen.generate(ctx)
+        assert out.confidence is not None
+        reviewed += out.needs_review
+    assert reviewed >= 4
+
+
 def test_provenance_finds_transplanted_specifics() -> None:
     src = Sources(["We cut approval to one signature below 200 dollars, decided by Ana."])
     text = "State that from Monday, Priya approves orders under 500 EUR. \u201cone signature below 200 dollars\u201d is clear. Ana decides."
