@@ -41,6 +41,7 @@ __all__ = [
     "EVENT_TYPES",
     "FollowupPolicy",
     "WebhookSender",
+    "enqueue_sweep",
     "run_step",
     "schedule",
     "step_time",
@@ -58,6 +59,34 @@ class FollowupPolicy:
     grace: timedelta = timedelta(hours=48)
     queue: str = "bulk"  # where follow-up jobs run
     webhook_queue: str = "webhooks"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "remind_before_s": self.remind_before.total_seconds(),
+            "grace_s": self.grace.total_seconds(),
+            "queue": self.queue,
+            "webhook_queue": self.webhook_queue,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FollowupPolicy:
+        return cls(
+            remind_before=timedelta(seconds=float(data["remind_before_s"])),
+            grace=timedelta(seconds=float(data["grace_s"])),
+            queue=str(data["queue"]),
+            webhook_queue=str(data["webhook_queue"]),
+        )
+
+
+def enqueue_sweep(conn: Redis, org: str, now: datetime, policy: FollowupPolicy) -> str:
+    """Queue a catch-up sweep as of ``now`` (e.g. from cron, or after an outage)."""
+    queue = Queue(policy.queue, connection=conn, serializer=JSONSerializer)
+    job = queue.enqueue_call(
+        "huddle_ai.accountability.jobs.sweep_job",
+        args=[org, now.isoformat(), policy.as_json()],
+        meta={"org": org, "op": "followup.sweep"},
+    )
+    return str(job.id)
 
 
 def _digest(*parts: str) -> str:
@@ -255,6 +284,7 @@ def schedule(
                 step,
                 due_at.isoformat(),
                 when.isoformat(),
+                policy.as_json(),
                 job_id=job_id,
                 unique=True,
                 meta={"org": org, "op": f"followup.{step}"},

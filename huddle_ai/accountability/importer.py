@@ -10,6 +10,7 @@ unless ``allow_past_due`` (importing history).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -202,8 +203,11 @@ def import_lines(
     allow_past_due: bool = False,
     source: str = "records",
 ) -> ImportReport:
+    start = time.perf_counter()
     parsed = parse_lines(lines)
-    return import_parsed(db, org, parsed, now=now, allow_past_due=allow_past_due, source=source)
+    report = import_parsed(db, org, parsed, now=now, allow_past_due=allow_past_due, source=source)
+    # the rate a caller sees includes parsing and validation
+    return dataclasses.replace(report, seconds=time.perf_counter() - start)
 
 
 def import_file(

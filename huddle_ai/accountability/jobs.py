@@ -14,18 +14,18 @@ from rq import get_current_job
 
 from huddle_ai import webhooks
 from huddle_ai.accountability.clock import ManualClock
-from huddle_ai.accountability.followups import WebhookSender, run_step
+from huddle_ai.accountability.followups import FollowupPolicy, WebhookSender, run_step
 from huddle_ai.accountability.service import Accountability
 from huddle_ai.errors import ConfigurationError
 
 __all__ = ["followup_job", "sweep_job"]
 
 
-def _service(now: datetime) -> tuple[Accountability, WebhookSender]:
+def _service(now: datetime, policy: FollowupPolicy) -> tuple[Accountability, WebhookSender]:
     from huddle_ai import jobs
 
     hai = jobs._hai()  # the worker's engine, bound once per process
-    acct = hai.accountability(clock=ManualClock(now))
+    acct = Accountability(hai.database, clock=ManualClock(now), policy=policy)
     job = get_current_job()
     if job is None:
         raise ConfigurationError("accountability jobs run inside an rq worker")
@@ -40,10 +40,12 @@ def _service(now: datetime) -> tuple[Accountability, WebhookSender]:
     return acct, sender
 
 
-def followup_job(org: str, commitment_id: str, step: str, due_at: str, at: str) -> dict[str, Any]:
+def followup_job(
+    org: str, commitment_id: str, step: str, due_at: str, at: str, policy: dict[str, Any]
+) -> dict[str, Any]:
     """One scheduled step, carried out as of its scheduled time ``at``."""
     now = datetime.fromisoformat(at)
-    acct, sender = _service(now)
+    acct, sender = _service(now, FollowupPolicy.from_json(policy))
     sent = run_step(
         acct.db,
         sender,
@@ -57,8 +59,8 @@ def followup_job(org: str, commitment_id: str, step: str, due_at: str, at: str) 
     return {"commitment_id": commitment_id, "step": step, "sent": [e["type"] for e in sent]}
 
 
-def sweep_job(org: str, now: str) -> dict[str, Any]:
+def sweep_job(org: str, now: str, policy: dict[str, Any]) -> dict[str, Any]:
     """Every step due by ``now`` that has not happened (catch-up after an outage)."""
-    acct, sender = _service(datetime.fromisoformat(now))
+    acct, sender = _service(datetime.fromisoformat(now), FollowupPolicy.from_json(policy))
     sent = acct.sweep(sender, org)
     return {"org": org, "sent": [e["type"] for e in sent]}

@@ -27,6 +27,7 @@ app = typer.Typer(
 def _register() -> None:
     # Importing a command module registers its commands on ``app``.
     from huddle_ai.cli import (  # noqa: F401
+        accountability,
         demo,
         evals,
         jobs,

@@ -7,6 +7,6 @@ package is the only one that talks SQL.
 
 from __future__ import annotations
 
-from huddle_ai.database.engine import Database, default_url, resolve_url
+from huddle_ai.database.engine import Database, default_url, resolve_url, scratch_database
 
-__all__ = ["Database", "default_url", "resolve_url"]
+__all__ = ["Database", "default_url", "resolve_url", "scratch_database"]

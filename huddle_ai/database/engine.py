@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from huddle_ai.errors import ConfigurationError
 
-__all__ = ["MIGRATIONS", "Database", "default_url", "resolve_url"]
+__all__ = ["MIGRATIONS", "Database", "default_url", "resolve_url", "scratch_database"]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -94,3 +94,32 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@contextmanager
+def scratch_database(server_url: str | None, tmp_dir: Path) -> Iterator[Database]:
+    """A fresh, empty database that is removed afterwards: a SQLite file in
+    ``tmp_dir``, or a new database on the server ``server_url`` names."""
+    if not server_url or server_url.startswith("sqlite"):
+        db = Database(f"sqlite:///{tmp_dir / 'scratch.db'}")
+        try:
+            yield db
+        finally:
+            db.dispose()
+        return
+    import uuid
+
+    from sqlalchemy import text
+
+    admin = create_engine(resolve_url(server_url, tmp_dir), isolation_level="AUTOCOMMIT")
+    name = f"huddle_scratch_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    db = Database(admin.url.set(database=name).render_as_string(hide_password=False))
+    try:
+        yield db
+    finally:
+        db.dispose()
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

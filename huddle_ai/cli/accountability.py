@@ -1,0 +1,170 @@
+"""``huddle-ai accountability``: import records, draft and check commitments,
+schedule follow-ups, risk and community health; the risk-model evaluation and
+the bulk-ingest benchmark."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from huddle_ai.accountability import Accountability, FollowupPolicy, evaluate_risk
+from huddle_ai.accountability.followups import enqueue_sweep
+from huddle_ai.accountability.synthetic import generate_cohorts
+from huddle_ai.cli import app
+from huddle_ai.cli.common import DataDirOpt, JsonOpt, OrgOpt, print_json, settings
+from huddle_ai.database import Database, resolve_url, scratch_database
+
+group = typer.Typer(
+    help="Commitments, check-ins, follow-ups and early warning.", no_args_is_help=True
+)
+app.add_typer(group, name="accountability")
+
+UrlOpt = Annotated[
+    str | None, typer.Option("--database-url", help="Database (HUDDLE_AI_DATABASE_URL).")
+]
+
+
+def _service(data_dir: Path | None, url: str | None) -> Accountability:
+    conf = settings(data_dir)
+    return Accountability(Database(resolve_url(url or conf.database_url, conf.data_dir)))
+
+
+@group.command("import")
+def import_(
+    file: Path,
+    org: OrgOpt,
+    allow_past_due: Annotated[
+        bool, typer.Option("--allow-past-due", help="Import history: past due dates allowed.")
+    ] = False,
+    as_json: JsonOpt = False,
+    data_dir: DataDirOpt = None,
+    database_url: UrlOpt = None,
+) -> None:
+    """Import enrollments, commitments, check-ins and events (JSONL, all or nothing)."""
+    report = _service(data_dir, database_url).import_file(org, file, allow_past_due=allow_past_due)
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        typer.echo(report.summary())
+
+
+@group.command("draft")
+def draft(
+    step: Annotated[str, typer.Argument(help="A next step or the learner's own plan.")],
+    learner: Annotated[str | None, typer.Option("--learner", help="Who commits.")] = None,
+    huddle: Annotated[str | None, typer.Option("--huddle")] = None,
+    due: Annotated[str | None, typer.Option("--due", help="ISO 8601 due date and time.")] = None,
+    partner: Annotated[str | None, typer.Option("--partner")] = None,
+    cue: Annotated[str | None, typer.Option("--cue", help='The "When ..." situation.')] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Draft a commitment as "When ..., I will ..." and say what it still lacks."""
+    due_at = datetime.fromisoformat(due) if due else None
+    if due_at is not None and due_at.tzinfo is None:
+        due_at = due_at.replace(tzinfo=UTC)
+    acct = Accountability(Database("sqlite://"))
+    d = acct.draft(
+        step, learner_id=learner, huddle_id=huddle, due_at=due_at, partner_id=partner, cue=cue
+    )
+    if as_json:
+        print_json(d.as_dict())
+        return
+    typer.echo(d.text)
+    for issue in d.issues:
+        typer.echo(f"  missing: {issue.message}")
+
+
+@group.command("subscribe")
+def subscribe(
+    org: OrgOpt,
+    url: Annotated[str, typer.Option("--url", help="Webhook URL ('' to stop).")],
+    data_dir: DataDirOpt = None,
+    database_url: UrlOpt = None,
+) -> None:
+    """Send this organization's accountability webhooks to URL."""
+    _service(data_dir, database_url).subscribe(org, url or None)
+    typer.echo(f"{org}: accountability webhooks -> {url or 'nowhere'}")
+
+
+@group.command("schedule")
+def schedule(org: OrgOpt, data_dir: DataDirOpt = None, database_url: UrlOpt = None) -> None:
+    """Put every open commitment's follow-ups on rq's scheduler (idempotent), and
+    queue a sweep that catches up anything already due."""
+    from huddle_ai import broker
+
+    conf = settings(data_dir)
+    conn = broker.connect(broker.resolve_url(conf.redis_url, conf.data_dir))
+    acct = _service(data_dir, database_url)
+    n = acct.schedule_open(conn, org)
+    enqueue_sweep(conn, org, datetime.now(UTC), FollowupPolicy())
+    typer.echo(f"scheduled follow-ups of {n} open commitments of {org!r}")
+
+
+@group.command("risk")
+def risk(
+    org: OrgOpt,
+    cohort: Annotated[str | None, typer.Option("--cohort")] = None,
+    as_json: JsonOpt = False,
+    data_dir: DataDirOpt = None,
+    database_url: UrlOpt = None,
+) -> None:
+    """Drop-out risk of current learners, riskiest first, with the reasons in words."""
+    scored = _service(data_dir, database_url).risk(org, cohort=cohort)
+    if as_json:
+        print_json([r.as_dict() for r in scored])
+        return
+    for r in scored:
+        flag = "AT RISK" if r.at_risk else "       "
+        typer.echo(f"{flag} {r.score:.2f} {r.learner_id}: {', '.join(r.reasons) or '-'}")
+
+
+@group.command("health")
+def health(
+    org: OrgOpt,
+    cohort: Annotated[str | None, typer.Option("--cohort")] = None,
+    data_dir: DataDirOpt = None,
+    database_url: UrlOpt = None,
+) -> None:
+    """Community health: reciprocity, isolated learners, time to first feedback,
+    commitment completion, pairing suggestions for the isolated."""
+    print_json(_service(data_dir, database_url).health(org, cohort=cohort).as_dict())
+
+
+@group.command("risk-eval")
+def risk_eval(
+    seed: Annotated[int, typer.Option("--seed")] = 7,
+    train: Annotated[int, typer.Option("--train", help="Synthetic cohorts to fit on.")] = 4,
+    test: Annotated[int, typer.Option("--test", help="Held-out synthetic cohorts.")] = 2,
+    learners: Annotated[int, typer.Option("--learners")] = 200,
+) -> None:
+    """AUC of the risk model, the heuristic and two baselines on held-out synthetic cohorts."""
+    print_json(evaluate_risk(seed=seed, train=train, test=test, learners=learners))
+
+
+@group.command("bench-ingest")
+def bench_ingest(
+    learners: Annotated[int, typer.Option("--learners", help="Learners per cohort.")] = 1000,
+    cohorts: Annotated[int, typer.Option("--cohorts")] = 3,
+    database_url: UrlOpt = None,
+) -> None:
+    """Import synthetic cohorts' events into a fresh database and report events per
+    minute, parsing included: a temporary SQLite file, or with --database-url
+    (PostgreSQL) a temporary database created on that server and dropped after."""
+    lines = [line for c in generate_cohorts(1, cohorts, learners=learners) for line in c.jsonl()]
+    with tempfile.TemporaryDirectory() as tmp, scratch_database(database_url, Path(tmp)) as db:
+        acct = Accountability(db)
+        acct.db.migrate()
+        report = acct.import_lines("bench", lines, allow_past_due=True)
+        print_json(
+            {
+                "database": db.engine.dialect.name,
+                "events": report.events,
+                "lines": len(lines),
+                "seconds": round(report.seconds, 2),
+                "events_per_minute": round(report.events / report.seconds * 60),
+            }
+        )
