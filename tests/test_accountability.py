@@ -21,7 +21,14 @@ from pydantic import SecretStr
 
 from huddle_ai import FakeEmbedder, HuddleAI, Store, webhooks, worker
 from huddle_ai import jobs as hai_jobs
-from huddle_ai.accountability import Accountability, FollowupPolicy, ManualClock
+from huddle_ai.accountability import (
+    Accountability,
+    FollowupPolicy,
+    HeuristicRisk,
+    ManualClock,
+    evaluate_risk,
+    generate_cohorts,
+)
 from huddle_ai.accountability.followups import STEPS, enqueue_sweep
 from huddle_ai.database import Database
 from huddle_ai.database import accountability as q
@@ -362,3 +369,29 @@ def test_bulk_event_ingest_rate(db: Database) -> None:
         assert q.count_events(s, "acme") == 20_000
     with contextlib.suppress(ZeroDivisionError):
         print(f"{db.engine.dialect.name}: {report.events / report.seconds * 60:,.0f} events/min")
+
+
+def test_cli_draft_import_risk_and_health(tmp_path: Path) -> None:
+    from huddle_ai.cli import run
+
+    assert run(["accountability", "draft", "Look into the churn data", "--learner", "l-ana"]) == 0
+    cohort = generate_cohorts(3, 1, learners=40)[0]
+    past = tmp_path / "past.jsonl"
+    past.write_text("\n".join(cohort.jsonl()) + "\n")
+    args = ["--org", "acme", "--data-dir", str(tmp_path)]
+    assert run(["accountability", "import", str(past), *args]) == 2  # due dates in the past
+    assert run(["accountability", "import", str(past), *args, "--allow-past-due"]) == 0
+    assert run(["accountability", "risk", *args, "--json"]) == 0
+    assert run(["accountability", "health", *args]) == 0
+    assert (
+        run(["accountability", "risk-eval", "--learners", "60", "--train", "2", "--test", "1"]) == 0
+    )
+
+
+def test_risk_model_beats_baselines_and_explains_in_words() -> None:
+    report = evaluate_risk(seed=7, train=2, test=1, learners=150)
+    assert report["auc_model"] > report["auc_baseline_total_activity"]  # type: ignore[operator]
+    cohort = generate_cohorts(5, 1, learners=60)[0]
+    scored = HeuristicRisk().score(cohort.features())
+    worst = max(scored, key=lambda r: r.score)
+    assert worst.reasons and all(isinstance(r, str) for r in worst.reasons)
