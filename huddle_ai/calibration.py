@@ -334,7 +334,11 @@ def _choose(
             m = LevelModel(k, prior, 1.0, 0, 0, 0, 0, 0, 0, scaler, coef)
             cv[k][test] = m._lr(xte)
     scores = {k: _weighted_acc(np.argmax(p, axis=1), y, w) for k, p in cv.items()}
-    best = max(kinds, key=lambda k: (round(scores[k], 6), -kinds.index(k)))
+    top = max(scores.values())
+    # the one-standard-error rule: the simplest model within one standard error of the
+    # best, so a few lucky held-out hits on a small history do not buy a complex model
+    margin = math.sqrt(max(top * (1 - top), 1e-9) / n)
+    best = next(k for k in kinds if scores[k] >= top - margin + 1e-9)
     probs = cv[best]
     temperature = min(
         (0.5, 0.75, 1.0, 1.5, 2.0, 3.0),

@@ -66,6 +66,12 @@ _VERDICTS = {
         Level.NOT_MET: "Not there yet.",
     },
 }
+# openings that read as a verdict of one level (checked in this order)
+_VERDICT_WORDS: dict[Level, tuple[str, ...]] = {
+    Level.PARTIAL: ("partially", "partly", "partial", "almost", "nearly", "mostly"),
+    Level.NOT_MET: ("incorrect", "not correct", "not quite", "not yet", "wrong", "no "),
+    Level.MET: ("correct", "right", "excellent", "great", "well done", "perfect", "yes"),
+}
 # the generator's own fixed wording: permitted words by construction
 _TEMPLATE = (
     "Correct Partially correct Incorrect This does what the challenge asks Partly there Not "
@@ -253,6 +259,23 @@ def _gaps(judgement: Judgement) -> list[tuple[CriterionJudgement, PointScore]]:
     return sorted(out, key=lambda x: (x[0].level.score, x[1].score, x[1].point))
 
 
+def _verb_first(point: str) -> bool:
+    """Whether a checklist point opens with a verb in the third person ("States ...")."""
+    first = point.split()[0].lower() if point.split() else ""
+    return first.endswith("s") and not first.endswith("ss") and len(first) > 3
+
+
+def _covers(point: str) -> str:
+    return _lower_first(point) if _verb_first(point) else f"covers {_lower_first(point)}"
+
+
+def _verdict_clash(text: str, level: Level) -> bool:
+    """Whether a reused opening reads as another level's verdict ("Correct ..." on partial)."""
+    head = " ".join(_TOKEN.findall(text.lower())[:2])
+    said = next((lv for lv, words in _VERDICT_WORDS.items() if head.startswith(words)), None)
+    return said is not None and said != level
+
+
 def _ask(cj: CriterionJudgement, points: list[str]) -> str:
     """What to add, in the criterion's (or the answer key's) own words."""
     if cj.required:
@@ -260,8 +283,7 @@ def _ask(cj: CriterionJudgement, points: list[str]) -> str:
             f"Still missing for {cj.criterion.name}: {'; '.join(_lower_first(p) for p in points)}."
         )
     point = points[0]
-    first = point.split()[0].lower() if point.split() else ""
-    if first.endswith("s") and not first.endswith("ss") and len(first) > 3:
+    if _verb_first(point):
         return f"{cj.criterion.name}: make sure your work {_lower_first(point)}."
     return f"{cj.criterion.name}: add {_lower_first(point)}."
 
@@ -287,7 +309,7 @@ def compose(context: FeedbackContext, judgement: Judgement) -> SuggestionBody:
     rubric_words = content_words(_huddle_text(context))
     mine = content_words(solution)
     # on work that is not there yet, remarks about rubric ideas are corrections, not praise
-    reused, anchor, _ = _choose_style(
+    reused, _, _ = _choose_style(
         style, sources, known, redactor, rubric_words, mine, level != Level.NOT_MET
     )
     verdicts = _VERDICTS["check" if huddle.knowledge_check else "challenge"]
@@ -296,8 +318,12 @@ def compose(context: FeedbackContext, judgement: Judgement) -> SuggestionBody:
 
     # -- text: the organization's own way of saying it, then the learner's words
     lines: list[str] = list(reused) if reused else [verdicts[level]]
-    budget = style.words if anchor is not None else 45
-    terse = anchor is not None and style.words <= 6
+    if reused and _verdict_clash(reused[0], level):
+        lines.insert(0, verdicts[level])  # the level's own verdict first, never a contrary one
+    # the organization's usual length at this level, whether or not a remark was reusable
+    known_style = style.words > 0
+    budget = max(style.words, len(" ".join(lines).split())) if known_style else 45
+    terse = known_style and style.words <= 6
     own: list[str] = []
     for cj in sorted(judgement.criteria, key=lambda c: -c.level.score):
         p = passages.get(cj.criterion.id)
@@ -319,7 +345,7 @@ def compose(context: FeedbackContext, judgement: Judgement) -> SuggestionBody:
     if not terse:
         for i, sent in enumerate(own):
             # the learner's own words come first, as far as the organization's length allows
-            if (i == 0 and anchor is None) or len(" ".join(lines).split()) + len(
+            if (i == 0 and not known_style) or len(" ".join(lines).split()) + len(
                 sent.split()
             ) <= budget:
                 lines.append(sent)
@@ -349,7 +375,7 @@ def compose(context: FeedbackContext, judgement: Judgement) -> SuggestionBody:
         cj, p = gaps[0]
         where = passages.get(cj.criterion.id) or next(iter(passages.values()), None)
         target = f"revise {quote(where.evidence or '', 10)}" if where else "revise your answer"
-        next_step = f"This week, {target} so that it covers {_lower_first(p.point)}."
+        next_step = f"This week, {target} so that it {_covers(p.point)}."
     elif passages:
         p = next(iter(passages.values()))
         next_step = (
