@@ -463,3 +463,28 @@ def test_evidence_never_quotes_contact_details(moon: HuddleAI) -> None:
     written = " ".join([out.text, *out.strengths, *(r.evidence for r in out.rubric)])
     assert "kid@school.example" not in written and "7946" not in written
     assert "abcdef1234567890" not in written
+
+
+def test_injection_never_changes_the_level(demo_hai: HuddleAI) -> None:
+    """Every shipped injection case: the level with the injection is the level without it."""
+    import json
+
+    from huddle_ai.evals.suite import evals_dir
+    from huddle_ai.privacy import without_instructions
+
+    gen = GroundedGenerator(demo_hai.embedder)
+    lines = (evals_dir() / "injection" / "cases.jsonl").read_text().splitlines()
+    cases = [json.loads(x) for x in lines if x.strip()]
+    checked = 0
+    for case in cases:
+        if not case.get("text") or not case.get("huddle_id"):
+            continue
+        levels = []
+        for text in (case["text"], without_instructions(case["text"])):
+            ctx = build_context(
+                demo_hai.store, demo_hai.embedder, DEMO_ORG, text=text, huddle_id=case["huddle_id"]
+            )
+            levels.append(gen.judge(ctx).assessment)
+        assert levels[0] == levels[1], case["id"]
+        checked += 1
+    assert checked >= 20
