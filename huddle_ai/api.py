@@ -444,6 +444,10 @@ def create_app(
         """Callbacks that could not be delivered, newest first."""
         return webhooks.failed_deliveries(conn, org)
 
+    from huddle_ai.accountability.api import router as accountability_router
+
+    app.include_router(accountability_router(settings))
+
     app.add_middleware(
         RequestLimits,
         max_body_bytes=settings.max_body_bytes,

@@ -61,6 +61,11 @@ def test_demo_review_assignment_holds_every_constraint(demo_hai: HuddleAI) -> No
         assert owner.id not in revs
         assert all(learners[r].team != owner.team for r in revs)
     assert other not in result.by_solution[first]
+    # each solution's reviewers are listed best first
+    score = {(r.solution_id, r.reviewer_id): r.score for r in result.reviews}
+    for sid, revs in result.by_solution.items():
+        got = [score[(sid, r)] for r in revs]
+        assert got == sorted(got, reverse=True)
     assert all(1 <= n <= 4 for n in result.loads.values())
     for rv in result.reviews:
         assert rv.reason and set(rv.components) == set(COMPONENTS)

@@ -281,7 +281,8 @@ def match_reviewers(
     ]
     by_solution: dict[str, list[str]] = {s: [] for s in aff.target_ids}
     loads = dict.fromkeys(aff.learner_ids, 0)
-    for rv in reviews:
+    # each solution's reviewers best first (the solver returns pairs in index order)
+    for rv in sorted(reviews, key=lambda r: (-r.score, r.reviewer_id)):
         by_solution[rv.solution_id].append(rv.reviewer_id)
         loads[rv.reviewer_id] += 1
     return ReviewAssignment(
