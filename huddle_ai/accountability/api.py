@@ -24,8 +24,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from huddle_ai.accountability.records import AccountabilityRecord
 from huddle_ai.accountability.service import Accountability
 from huddle_ai.api import Org
+from huddle_ai.api import _reference_errors as _record_errors
 from huddle_ai.database import Database, resolve_url
-from huddle_ai.errors import ConfigurationError, ImportRejectedError, LineError
+from huddle_ai.errors import ConfigurationError, ImportRejectedError
 from huddle_ai.records import RecordId
 from huddle_ai.settings import Settings
 
@@ -59,23 +60,6 @@ class DraftBody(BaseModel):
 
 
 Cohort = Annotated[str | None, Query(max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")]
-
-
-def _record_errors(errors: list[LineError]) -> list[dict[str, Any]]:
-    """Import errors as FastAPI-style 422 details: ``loc`` is the record index and field."""
-    out = []
-    for e in errors:
-        loc: list[str | int] = ["body", "records", e.line - 1]
-        out.append(
-            {
-                "type": "invalid_record",
-                "loc": [*loc, e.field] if e.field else loc,
-                "msg": f"record {e.line - 1}"
-                + (f" (id {e.record_id!r})" if e.record_id else "")
-                + f": {e.reason}",
-            }
-        )
-    return out
 
 
 def router(settings: Settings, *, service: Callable[[], Accountability] | None = None) -> APIRouter:
