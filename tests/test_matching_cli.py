@@ -101,6 +101,12 @@ def test_demo_rolling_pick_partners_and_scores(demo_hai: HuddleAI) -> None:
         assert g.reasons and all(g.reasons.values())
     if len(pm.groups) * 2 < 7:
         assert pm.note
+    # without a named list, facilitators are never proposed as partners
+    staff = {lid for lid, ln in learners.items() if ln.role == "facilitator"}
+    assert staff
+    everyone_pm = demo_hai.match_partners(DEMO_ORG)
+    paired = {m for g in everyone_pm.groups for m in g.members} | set(everyone_pm.unmatched)
+    assert paired and not paired & staff
 
     aff = demo_hai.affinity_scores(DEMO_ORG, huddle_id=huddle)
     exp = aff.components["expertise"]

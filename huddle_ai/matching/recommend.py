@@ -363,6 +363,9 @@ def next_reviewers(
     )
 
 
+_STAFF = frozenset({"facilitator", "teacher", "instructor", "coach", "mentor", "admin", "staff"})
+
+
 def match_partners(
     store: Store,
     org: str,
@@ -382,11 +385,14 @@ def match_partners(
     weights = weights or Weights()
     past = list(past_pairs)
     history = load_history(store, org, now=now, half_life_days=half_life_days, past_pairs=past)
-    if learners is None and huddle_id is not None:
-        _huddle_solutions(history, huddle_id)
+    if learners is None:
+        # partners are for learners: facilitators and other staff are not paired unless named
+        pool = set(history.index)
+        if huddle_id is not None:
+            _huddle_solutions(history, huddle_id)
+            pool &= {s.learner_id for s in history.solutions.values() if s.huddle_id == huddle_id}
         learners = sorted(
-            {s.learner_id for s in history.solutions.values() if s.huddle_id == huddle_id}
-            & set(history.index)
+            lid for lid in pool if history.learners[history.index[lid]].role.lower() not in _STAFF
         )
     aff = partner_affinity(history, learners, weights)
     ids = aff.learner_ids
