@@ -107,6 +107,15 @@ def test_demo_rolling_pick_partners_and_scores(demo_hai: HuddleAI) -> None:
     everyone_pm = demo_hai.match_partners(DEMO_ORG)
     paired = {m for g in everyone_pm.groups for m in g.members} | set(everyone_pm.unmatched)
     assert paired and not paired & staff
+    # partners for one huddle are explained by that huddle's work
+    title = next(r for r in demo_hai.records(DEMO_ORG) if r.id == huddle).title  # type: ignore[union-attr]
+    cited = [
+        r
+        for g in demo_hai.match_partners(DEMO_ORG, huddle_id=huddle).groups
+        for r in g.reasons.values()
+        if "similar problems in" in r
+    ]
+    assert cited and all(f"\u201c{title}\u201d" in r for r in cited)
 
     aff = demo_hai.affinity_scores(DEMO_ORG, huddle_id=huddle)
     exp = aff.components["expertise"]

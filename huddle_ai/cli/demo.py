@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,7 @@ from huddle_ai.cli.records import _summary, show_similar
 from huddle_ai.demo import DEMO_ORG, demo_path
 from huddle_ai.engine import HuddleAI
 from huddle_ai.records import Solution
+from huddle_ai.suggestion import SuggestionBody
 
 
 def _showcase_solution(hai: HuddleAI) -> Solution:
@@ -38,8 +40,10 @@ def run_demo(hai: HuddleAI, as_json: bool) -> dict[str, object]:
         typer.echo(f"\nSolution {solution.id} by {solution.learner_id}:\n  {solution.text}\n")
         typer.echo("Most similar past solutions and their most helpful feedback:")
         show_similar(result)
-    _demo_suggestion(hai, solution, out, as_json)
+    suggestion = _demo_suggestion(hai, solution, out, as_json)
     _demo_matching(hai, solution, out, as_json)
+    if suggestion is not None:
+        _demo_commitment(hai, solution, suggestion, out, as_json)
     return out
 
 
@@ -61,19 +65,48 @@ def _demo_matching(hai: HuddleAI, solution: Solution, out: dict[str, object], qu
 
 def _demo_suggestion(
     hai: HuddleAI, solution: Solution, out: dict[str, object], quiet: bool
-) -> None:
+) -> SuggestionBody | None:
     """A feedback suggestion on the showcased solution (skipped until a generator exists)."""
     from importlib.util import find_spec
 
     from huddle_ai.cli.suggest import show_suggestion
 
     if find_spec("huddle_ai.generators.grounded") is None and not hai.settings.llm_base_url:
-        return
+        return None
     suggestion = hai.suggest(DEMO_ORG, solution.id)
     out["suggestion"] = suggestion.model_dump(mode="json")
     if not quiet:
         typer.echo(f"\nSuggested feedback for {solution.id}:\n")
         show_suggestion(suggestion)
+    return suggestion
+
+
+def _demo_commitment(
+    hai: HuddleAI,
+    solution: Solution,
+    suggestion: SuggestionBody,
+    out: dict[str, object],
+    quiet: bool,
+) -> None:
+    """The suggestion's next step as the learner's commitment, due in a week, and its check
+    (drafted offline; nothing is stored)."""
+    due = datetime.now(UTC).replace(hour=18, minute=0, second=0, microsecond=0) + timedelta(days=7)
+    draft = hai.accountability().draft_from_suggestion(
+        suggestion,
+        learner_id=solution.learner_id,
+        huddle_id=solution.huddle_id,
+        solution_id=solution.id,
+        due_at=due,
+    )
+    out["commitment_draft"] = draft.as_dict()
+    if not quiet:
+        typer.echo(f"\nThe next step as {solution.learner_id}'s commitment (draft):")
+        typer.echo(f"  {draft.text}")
+        typer.echo(f"  due {due:%Y-%m-%d %H:%M} UTC")
+        if draft.ready:
+            typer.echo("  check: ready (owned, dated, a concrete action)")
+        for issue in draft.issues:
+            typer.echo(f"  check: {issue.message}")
 
 
 @app.command()

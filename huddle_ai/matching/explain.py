@@ -141,18 +141,27 @@ def review_reason(
 
 
 def partner_reason(
-    history: History, a: int, b: int, comps: dict[str, float], weights: Weights
+    history: History,
+    a: int,
+    b: int,
+    comps: dict[str, float],
+    weights: Weights,
+    huddle_id: str | None = None,
 ) -> str:
-    """Why learners ``a`` and ``b`` should partner."""
+    """Why learners ``a`` and ``b`` should partner (topics from ``huddle_id`` when both
+    have work there, so a reason for a huddle's partners cites that huddle)."""
     w = weights.normalized()
     phrases: list[tuple[float, str | None]] = []
     if comps["expertise"] >= 0.5:
-        mine_a = history.item_vecs[history.item_owner == a]
-        mine_b = history.item_vecs[history.item_owner == b]
+        in_huddle = np.array([it.huddle_id == huddle_id for it in history.items], dtype=bool)
+        own_a, own_b = history.item_owner == a, history.item_owner == b
+        if huddle_id is not None and (own_a & in_huddle).any() and (own_b & in_huddle).any():
+            own_a, own_b = own_a & in_huddle, own_b & in_huddle
+        mine_a, mine_b = history.item_vecs[own_a], history.item_vecs[own_b]
         topic = ""
         if len(mine_a) and len(mine_b):
             best = np.unravel_index(int(np.argmax(mine_a @ mine_b.T)), (len(mine_a), len(mine_b)))
-            item = [it for it in history.items if it.owner == a][int(best[0])]
+            item = [it for it, keep in zip(history.items, own_a, strict=True) if keep][int(best[0])]
             topic = _topic(history, [item.huddle_id])
         phrases.append((w["expertise"] * comps["expertise"], f"work on similar problems{topic}"))
     if comps["complementarity"] >= 0.6 and history.criteria:

@@ -420,6 +420,7 @@ def match_partners(
                     history.index[ids[b]],
                     _comps(aff, a, b),
                     weights,
+                    huddle_id,
                 )
         score = float(sum(total[a, b] for x, a in enumerate(members) for b in members[x + 1 :]))
         groups.append(
