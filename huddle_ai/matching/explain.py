@@ -173,7 +173,9 @@ def partner_reason(
                 f"{history.learners[a].display_name} is strong on {_criteria_names(history, [ja])}"
             )
         if diff[jb] < -0.15:
-            text.append(f"{history.learners[b].display_name} on {_criteria_names(history, [jb])}")
+            text.append(
+                f"{history.learners[b].display_name} is strong on {_criteria_names(history, [jb])}"
+            )
         if text:
             phrases.append((w["complementarity"] * comps["complementarity"], ", ".join(text)))
     if comps["helpfulness"] >= HIGHLY_RATED:
