@@ -327,7 +327,8 @@ def read_file(path: Path, kind: str | None = None) -> Parsed:
         raise InvalidInputError(f"{path}: no such file")
     suffix = path.suffix.lower()
     try:
-        with path.open(encoding="utf-8", newline="") as fh:
+        # utf-8-sig: Excel writes CSV with a byte-order mark, which is not part of a field name
+        with path.open(encoding="utf-8-sig", newline="") as fh:
             if suffix == ".csv":
                 return parse_csv(fh, kind, source=str(path))
             if suffix in (".jsonl", ".ndjson", ".json"):

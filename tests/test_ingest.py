@@ -173,3 +173,20 @@ def test_batches_not_one_record_at_a_time(tmp_path: Path) -> None:
     # 154 texts in chunks of batch_size*16 = 64: three embed calls, not 154
     assert embedder.calls == 3
     assert isinstance(hai.store.get(ORG, "solution", ["s-149"])["s-149"], Solution)
+
+
+def test_csv_and_jsonl_with_a_byte_order_mark_import(tmp_path: Path) -> None:
+    """Excel saves CSV with a UTF-8 byte-order mark; it is not part of the first field name."""
+    from huddle_ai.formats import read_file
+
+    csv_path = tmp_path / "s.csv"
+    csv_path.write_bytes(
+        b"\xef\xbb\xbfkind,id,huddle_id,learner_id,text,created_at\n"
+        b"solution,s1,h1,l1,hello,2026-01-01T00:00:00Z\n"
+    )
+    got = read_file(csv_path)
+    assert got.errors == [] and [r.id for _, r in got.records] == ["s1"]
+    jsonl = tmp_path / "r.jsonl"
+    jsonl.write_bytes(b'\xef\xbb\xbf{"kind": "learner", "id": "l1", "display_name": "Ana"}\n')
+    got = read_file(jsonl)
+    assert got.errors == [] and [r.id for _, r in got.records] == ["l1"]
