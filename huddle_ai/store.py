@@ -276,12 +276,11 @@ class Store:
         col = self._collection(org, kind, create=False)
         if col is None or n <= 0:
             return [[] for _ in range(len(vectors))]
-        size = int(col.count())
-        if size == 0:
-            return [[] for _ in range(len(vectors))]
+        # no count() first: Chroma 1.x returns fewer hits when it holds fewer, and counting
+        # a 100k collection cost more than the query itself (5 ms against 3.6 ms)
         res = col.query(
             query_embeddings=np.asarray(vectors, dtype=np.float32),
-            n_results=min(n, size),
+            n_results=n,
             where=dict(where) if where else None,
             include=["metadatas", "distances"],
         )
