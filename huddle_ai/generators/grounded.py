@@ -57,8 +57,6 @@ from huddle_ai.suggestion import FeedbackSuggestion
 
 __all__ = ["CriterionJudgement", "GroundedGenerator", "Judgement", "criterion_checklist"]
 
-_CRITERION = "__criterion__"
-
 
 def criterion_checklist(huddle: Huddle, criterion: Criterion) -> tuple[list[str], bool]:
     """What a criterion is checked against, and whether covering it is *required*.
