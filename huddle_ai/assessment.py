@@ -1,13 +1,12 @@
-"""Assessment: how well a solution covers a criterion's key points, and calibration.
+"""Assessment: how well a solution covers a criterion's checklist, and threshold fitting.
 
-A criterion's exemplar (or, without one, its description) is split into key
-points. Each key point is scored against the solution by the best embedding
-similarity of any solution clause plus the share of its content words the
-solution uses. A criterion's coverage is the mean of its key-point scores.
+A criterion's checklist (see ``generators.grounded.criterion_checklist``) is a
+list of key points. Each key point is scored against the solution by the best
+embedding similarity of any solution clause plus the share of its content words
+the solution uses. A criterion's coverage is the mean of its key-point scores.
 
-Coverage maps to a level through two thresholds. :func:`fit_thresholds` fits
-them (and :func:`knn_vote` supplies a second score) on a huddle's own labelled
-past solutions, so each huddle is judged the way its facilitators judge.
+Coverage maps to a level through two thresholds: :data:`DEFAULT_THRESHOLDS`
+without labels, :func:`fit_thresholds` to fit them on labelled scores.
 """
 
 from __future__ import annotations
@@ -24,17 +23,15 @@ from huddle_ai.records import Level
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
-    "Checklist",
     "PointScore",
     "Thresholds",
-    "checklist",
     "content_words",
     "fit_thresholds",
     "key_points",
-    "knn_vote",
     "level_for",
     "point_scores",
     "split_units",
+    "stem",
 ]
 
 Vectors = NDArray[np.float32]
@@ -60,11 +57,10 @@ _CLAUSE = re.compile(r",\s*|\s+(?:whereas|while|because|which|so that|but)\s+")
 _POINT_CLAUSE = re.compile(r",\s*(?:and\s+)?|\s+whereas\s+")
 _CONTINUATION = frozenset(("which", "that", "who", "so", "and", "or", "but", "then", "thus"))
 _LABEL = re.compile(r"^\s*key points?\s*:\s*", re.IGNORECASE)
-_KEY_POINTS = re.compile(r"\bkey points?\s*:\s*", re.IGNORECASE)
-_LIST_SEP = re.compile(r"[,;]\s*(?![^()]*\))")  # commas outside parentheses
 
 
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
+    """A light English stem (``teachers`` -> ``teacher``, ``replies`` -> ``reply``)."""
     for suffix, keep in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
             return word[: -len(suffix)] + keep
@@ -78,7 +74,7 @@ def content_words(text: str) -> set[str]:
 
 @lru_cache(maxsize=65536)
 def _content_words(text: str) -> frozenset[str]:
-    return frozenset(_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 1)
+    return frozenset(stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 1)
 
 
 def _pieces(text: str) -> list[str]:
@@ -124,33 +120,6 @@ def key_points(text: str) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Checklist:
-    """What a criterion is judged on.
-
-    With a ``Key points:`` list in the exemplar, the listed points are the
-    checklist and the text before it is only an illustration (``explicit``).
-    Otherwise the reference's own clauses are the checklist.
-    """
-
-    points: list[str]
-    explicit: bool
-    example: str | None = None
-
-
-def checklist(text: str) -> Checklist:
-    """The checklist of a criterion's exemplar (or description)."""
-    m = _KEY_POINTS.search(text)
-    if m is None:
-        return Checklist(key_points(text), explicit=False)
-    items = [i.strip(" .;:") for i in _LIST_SEP.split(text[m.end() :].strip())]
-    items = [i for i in items if content_words(i)]
-    example = text[: m.start()].strip() or None
-    if not items:
-        return Checklist(key_points(text), explicit=False)
-    return Checklist(items, explicit=True, example=example)
-
-
-@dataclass(frozen=True)
 class PointScore:
     point: str
     score: float
@@ -189,7 +158,7 @@ def _surface(text: str, stems: set[str]) -> list[str]:
     """The words of ``text`` whose stems are in ``stems`` (as written, first use)."""
     found: dict[str, str] = {}
     for w in _WORD.findall(text.lower()):
-        s = _stem(w)
+        s = stem(w)
         if s in stems and s not in found:
             found[s] = w
     return list(found.values())
@@ -260,19 +229,3 @@ def fit_thresholds(
         return float((s[c - 1] + s[c]) / 2)
 
     return Thresholds(cut_value(best_i), cut_value(best_j), round(best / float(w.sum()), 4))
-
-
-def knn_vote(
-    sims: NDArray[np.float64],
-    levels: Sequence[float],
-    weights: Sequence[float],
-    k: int = 7,
-    temperature: float = 0.2,
-) -> float | None:
-    """Similarity-weighted mean level score (0..1) of the ``k`` most similar labelled solutions."""
-    if len(levels) == 0:
-        return None
-    sims = np.asarray(sims, dtype=float)
-    top = np.argsort(-sims, kind="stable")[:k]
-    w = np.exp((sims[top] - sims[top].max()) / temperature) * np.asarray(weights, float)[top]
-    return float(np.dot(w, np.asarray(levels, float)[top]) / w.sum())

@@ -40,7 +40,9 @@ __all__ = [
     "Voter",
     "fit_huddle",
     "fit_transfer",
+    "neighbour_voter",
     "vote_distribution",
+    "vote_rows",
 ]
 
 LEVELS: tuple[Level, ...] = (Level.NOT_MET, Level.PARTIAL, Level.MET)
@@ -130,18 +132,54 @@ class FeatureSpace:
         return {k: np.asarray(v, np.float64).reshape(len(texts), -1) for k, v in rows.items()}
 
 
+def vote_rows(
+    sims: Array, labels: Sequence[int], weights: Sequence[float], k: int = 7, t: float = 0.2
+) -> Array:
+    """Per row of ``sims`` (queries x labelled pool; ``-inf`` marks a row's excluded
+    entries), the similarity-weighted level distribution of its ``k`` nearest."""
+    sims = np.atleast_2d(np.asarray(sims, np.float64))
+    out = np.full((sims.shape[0], 3), 1e-3)
+    pool = sims.shape[1]
+    if pool == 0:
+        return np.asarray(out / out.sum(axis=1, keepdims=True), np.float64)
+    lab = np.asarray(labels)
+    wts = np.asarray(weights, np.float64)
+    top = min(k, pool)
+    if top < pool:
+        idx = np.argpartition(-sims, top - 1, axis=1)[:, :top]
+    else:
+        idx = np.tile(np.arange(pool), (sims.shape[0], 1))
+    got = np.take_along_axis(sims, idx, axis=1)
+    finite = np.isfinite(got)
+    best = np.where(finite, got, -np.inf).max(axis=1, keepdims=True)
+    best = np.where(np.isfinite(best), best, 0.0)
+    gap = np.minimum(np.where(finite, got, 0.0) - best, 0.0)
+    weight = np.where(finite, np.exp(gap / t), 0.0) * wts[idx]
+    for level in range(3):
+        out[:, level] += (weight * (lab[idx] == level)).sum(axis=1)
+    return np.asarray(out / out.sum(axis=1, keepdims=True), np.float64)
+
+
 def vote_distribution(
     sims: Array, labels: Sequence[int], weights: Sequence[float], k: int = 7, t: float = 0.2
 ) -> Array:
     """Similarity-weighted level distribution of the ``k`` most similar labelled solutions."""
-    out = np.full(3, 1e-3)
-    if len(labels) == 0:
-        return np.asarray(out / out.sum(), np.float64)
-    top = np.argsort(-sims, kind="stable")[:k]
-    w = np.exp((sims[top] - sims[top].max()) / t) * np.asarray(weights, np.float64)[top]
-    for i, wi in zip(top, w, strict=True):
-        out[labels[i]] += wi
-    return np.asarray(out / out.sum(), np.float64)
+    rows = vote_rows(np.asarray(sims, np.float64)[None, :], labels, weights, k, t)
+    return np.asarray(rows[0], np.float64)
+
+
+def neighbour_voter(sims: Array, labels: Sequence[int], weights: Sequence[float], k: int) -> Voter:
+    """A :data:`Voter` over labelled rows with similarities ``sims`` (n x n): each query
+    row votes with the ``pool`` rows, never with itself."""
+    lab = np.asarray(labels)
+    wts = np.asarray(weights, np.float64)
+
+    def vote(pool: NDArray[np.intp], queries: NDArray[np.intp]) -> Array:
+        sub = sims[np.ix_(queries, pool)].copy()
+        sub[queries[:, None] == pool[None, :]] = -np.inf
+        return vote_rows(sub, list(lab[pool]), list(wts[pool]), k)
+
+    return vote
 
 
 @dataclass(frozen=True)

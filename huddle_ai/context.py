@@ -64,7 +64,6 @@ class LabelledSolution(BaseModel):
     feedback: str | None = Field(
         None, description="The text of the feedback the label came from (not citable)."
     )
-    feedback_role: str | None = None
     vector: list[float] | None = Field(
         None, exclude=True, description="The stored embedding of the text, when known."
     )
@@ -330,7 +329,6 @@ def _recent_history(
                     rubric=rubric,
                     weight=weight,
                     feedback=first.text,
-                    feedback_role=first.author_role.value,
                     vector=None if vec is None else vec.tolist(),
                 ),
             )

@@ -24,9 +24,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
+from huddle_ai.assessment import stem
 from huddle_ai.records import Huddle
 
-__all__ = ["Sources", "Specific", "allowed_sources", "specifics", "untraceable"]
+__all__ = [
+    "Sources",
+    "Specific",
+    "allowed_sources",
+    "huddle_sources",
+    "specifics",
+    "untraceable",
+]
 
 SpecificKind = Literal["number", "quote", "name", "term"]
 
@@ -142,7 +150,7 @@ class Sources:
         self._exact = _norm(joined)
         self._lower = self._exact.lower()
         self._words = {w.lower() for w in _WORD.findall(self._exact)}
-        self._words |= {_stem(w) for w in self._words}
+        self._words |= {stem(w) for w in self._words}
         self._numbers = set(_NUMBER.findall(self._exact))
         self.generic = frozenset(w.lower() for w in generic)
 
@@ -154,10 +162,10 @@ class Sources:
         if s.kind == "number":
             return s.text in self._numbers
         low = s.text.lower()
-        if low in self._words or _stem(low) in self._words:
+        if low in self._words or stem(low) in self._words:
             return True
         if s.kind == "term":
-            return low in self.generic or _stem(low) in self.generic
+            return low in self.generic or stem(low) in self.generic
         return False
 
     def add(self, text: str) -> Sources:
@@ -166,22 +174,21 @@ class Sources:
         return out
 
 
-def _stem(word: str) -> str:
-    for suffix in ("ing", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
-
-
 def untraceable(text: str, sources: Sources) -> list[Specific]:
     """The specifics of ``text`` that no permitted source contains."""
     return [s for s in specifics(text) if not sources.traces(s)]
 
 
-def allowed_sources(huddle: Huddle, solution: str, generic: Iterable[str] = ()) -> Sources:
-    """The permitted sources for a draft on ``solution`` in ``huddle``."""
-    texts = [solution, huddle.title, huddle.prompt, huddle.goal]
+def huddle_sources(huddle: Huddle) -> list[str]:
+    """What the huddle itself says: title, prompt, goal, each criterion's own text and,
+    for a knowledge check, the answer key (never exemplars or anchors)."""
+    texts = [huddle.title, huddle.prompt, huddle.goal]
     texts += [c.own_text() for c in huddle.rubric]
     if huddle.answer_key is not None:
         texts += [huddle.answer_key.reference or "", *huddle.answer_key.key_points]
-    return Sources(texts, generic)
+    return texts
+
+
+def allowed_sources(huddle: Huddle, solution: str, generic: Iterable[str] = ()) -> Sources:
+    """The permitted sources for a draft on ``solution`` in ``huddle``."""
+    return Sources([solution, *huddle_sources(huddle)], generic)

@@ -43,9 +43,9 @@ from huddle_ai.calibration import (
     FeatureSpace,
     LevelModel,
     Prediction,
-    Voter,
     fit_huddle,
     fit_transfer,
+    neighbour_voter,
     vote_distribution,
 )
 from huddle_ai.context import FeedbackContext, HuddleHistory, LabelledSolution
@@ -98,7 +98,6 @@ class Judgement:
     expected_accuracy: float | None = None
     basis: str = "rubric"
     model: dict[str, object] = field(default_factory=dict)
-    vote: float | None = None
     vector: NDArray[np.float32] | None = None
 
 
@@ -309,7 +308,7 @@ class GroundedGenerator(Generator):
                     weights.append(h.weight)
             model = None
             if len(rows) >= self.min_history and len(set(labels)) >= 2:
-                voter = _voter(sims[np.ix_(rows, rows)], labels, weights, self.vote_k)
+                voter = neighbour_voter(sims[np.ix_(rows, rows)], labels, weights, self.vote_k)
                 model = fit_huddle(
                     feats[target][rows],
                     [LEVELS[lab] for lab in labels],
@@ -365,36 +364,6 @@ class GroundedGenerator(Generator):
             self._transfers.clear()
         self._transfers[key] = out
         return out
-
-
-def _voter(sims: NDArray[np.float64], labels: list[int], weights: list[float], k: int) -> Voter:
-    """Neighbour votes among a pool of labelled rows, a row never voting for itself."""
-    lab = np.asarray(labels)
-    wts = np.asarray(weights, np.float64)
-
-    def vote(pool: NDArray[np.intp], queries: NDArray[np.intp]) -> NDArray[np.float64]:
-        if len(queries) == 0 or len(pool) == 0:
-            return np.full((len(queries), 3), 1 / 3)
-        sub = sims[np.ix_(queries, pool)].copy()
-        sub[queries[:, None] == pool[None, :]] = -np.inf  # a row never votes for itself
-        top = min(k, len(pool))
-        if top < len(pool):
-            idx = np.argpartition(-sub, top - 1, axis=1)[:, :top]
-        else:
-            idx = np.tile(np.arange(len(pool)), (len(queries), 1))
-        got = np.take_along_axis(sub, idx, axis=1)
-        finite = np.isfinite(got)
-        safe = np.where(finite, got, 0.0)
-        best = np.where(finite, got, -np.inf).max(axis=1, keepdims=True)
-        best = np.where(np.isfinite(best), best, 0.0)
-        weight = np.where(finite, np.exp(np.minimum(safe - best, 0.0) / 0.2), 0.0)
-        weight = weight * wts[pool][idx]
-        out = np.full((len(queries), 3), 1e-3)
-        for level in range(3):
-            out[:, level] += (weight * (lab[pool][idx] == level)).sum(axis=1)
-        return np.asarray(out / out.sum(axis=1, keepdims=True), np.float64)
-
-    return vote
 
 
 def _consistent(criteria: list[CriterionJudgement], overall: Level) -> list[CriterionJudgement]:

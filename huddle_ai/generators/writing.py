@@ -26,15 +26,16 @@ import itertools
 import math
 import re
 from collections import Counter
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from huddle_ai.assessment import PointScore, content_words
-from huddle_ai.context import FeedbackContext, LabelledSolution
+from huddle_ai.context import FeedbackContext
 from huddle_ai.privacy import Redactor, without_instructions
-from huddle_ai.provenance import Sources, allowed_sources, untraceable
+from huddle_ai.provenance import Sources, allowed_sources, huddle_sources, untraceable
 from huddle_ai.records import Level
 from huddle_ai.suggestion import CriterionAssessment, Suggestion, SuggestionBody
 
@@ -147,58 +148,53 @@ class _Style:
         return [math.exp((s - top) / 0.1) + 0.05 for s in sims]
 
 
-def _reusable(
-    text: str,
-    parent: str,
-    sources: Sources,
-    known: set[str],
-    redactor: Redactor,
-    rubric: set[str],
-    mine: set[str],
-    praise: bool,
-) -> list[str]:
-    """Sentences of a past feedback that hold for this solution.
+@dataclass(frozen=True)
+class _Reuse:
+    """What a sentence of past feedback must satisfy to be said again about this solution."""
 
-    A sentence is kept only if its specifics pass the provenance rule, it names
-    nobody, and it is not about the other solution: none of its content words
-    come from the solution it was written for unless this solution or the
-    huddle's own text uses them too. A remark that names rubric ideas without
-    asking for anything (praise) is kept only if this solution uses most of them.
-    """
-    other = content_words(parent) - known
-    kept = []
-    for sent in sentences(without_instructions(text)):
-        words = content_words(sent)
-        if untraceable(sent, sources) or words & other:
-            continue
-        terms = words & rubric
-        asks = bool(set(_TOKEN.findall(sent.lower())) & _GAP_WORDS) or sent.endswith("?")
-        if praise and terms and not asks and len(terms & mine) < 0.5 * len(terms):
-            continue  # praise of what this solution does not show
-        if redactor.redact(sent)[1]:
-            continue  # it names a person or contact detail: never carried over
-        kept.append(sent)
-    return kept
+    sources: Sources  # permitted sources of specifics (provenance)
+    known: set[str]  # content words of this solution and of the huddle's own text
+    rubric: set[str]  # content words of the huddle's own text
+    mine: set[str]  # content words of this solution
+    redactor: Redactor
+    praise: bool  # whether remarks about rubric ideas read as praise (not on not-met work)
+
+    def sentences(self, text: str, parent: str) -> list[str]:
+        """Sentences of ``text`` (written about ``parent``) that hold for this solution.
+
+        A sentence is kept only if its specifics pass the provenance rule, it names
+        nobody, and it is not about the other solution: none of its content words
+        come from the solution it was written for unless this solution or the
+        huddle's own text uses them too. A remark that names rubric ideas without
+        asking for anything (praise) is kept only if this solution uses most of them.
+        """
+        other = content_words(parent) - self.known
+        kept = []
+        for sent in sentences(without_instructions(text)):
+            words = content_words(sent)
+            if untraceable(sent, self.sources) or words & other:
+                continue
+            terms = words & self.rubric
+            asks = bool(set(_TOKEN.findall(sent.lower())) & _GAP_WORDS) or sent.endswith("?")
+            if self.praise and terms and not asks and len(terms & self.mine) < 0.5 * len(terms):
+                continue  # praise of what this solution does not show
+            if self.redactor.redact(sent)[1]:
+                continue  # it names a person or contact detail: never carried over
+            kept.append(sent)
+        return kept
 
 
-def _choose_style(
-    style: _Style,
-    sources: Sources,
-    known: set[str],
-    redactor: Redactor,
-    rubric: set[str],
-    mine: set[str],
-    praise: bool,
-) -> tuple[list[str], LabelledSolution | None, float]:
-    """The past feedback that best represents what this level gets (MBR), made reusable."""
+def _choose_style(style: _Style, reuse: _Reuse) -> list[str]:
+    """The reusable sentences of the past feedback that best represents what this level
+    gets (minimum Bayes risk over the feedback of the most similar solutions)."""
     if not style.pool:
-        return [], None, 0.0
+        return []
     # the feedback of the most similar solutions carries nearly all the weight
     w_all = style.weights()
     order = sorted(range(len(style.pool)), key=lambda i: -w_all[i])[:_MBR_POOL]
-    style.pool = [style.pool[i] for i in order]
+    pool = [style.pool[i] for i in order]
     w = [w_all[i] for i in order]
-    grams = [_grams(h.feedback or "") for h in style.pool]
+    grams = [_grams(h.feedback or "") for h in pool]
     utilities = [
         sum(
             wj * _overlap(grams[i], gj)
@@ -206,20 +202,18 @@ def _choose_style(
             if j != i
         )
         / max(sum(wj for j, wj in enumerate(w) if j != i), 1e-9)
-        for i in range(len(style.pool))
+        for i in range(len(pool))
     ]
-    best: tuple[float, list[str], LabelledSolution | None, float] = (0.0, [], None, 0.0)
-    for i in sorted(range(len(style.pool)), key=lambda i: -utilities[i]):
-        if utilities[i] <= best[0]:
+    best_score, best = 0.0, []
+    for i in sorted(range(len(pool)), key=lambda i: -utilities[i]):
+        if utilities[i] <= best_score:
             break  # at most all of it is kept: no later candidate can win
-        h = style.pool[i]
-        kept = _reusable(h.feedback or "", h.text, sources, known, redactor, rubric, mine, praise)
-        total = len((h.feedback or "").split()) or 1
-        retained = sum(len(s.split()) for s in kept) / total
-        score = utilities[i] * retained
-        if kept and score > best[0]:
-            best = (score, kept, h, retained)
-    return best[1], best[2], best[3]
+        kept = reuse.sentences(pool[i].feedback or "", pool[i].text)
+        total = len((pool[i].feedback or "").split()) or 1
+        score = utilities[i] * sum(len(s.split()) for s in kept) / total
+        if kept and score > best_score:
+            best_score, best = score, kept
+    return best
 
 
 def _passages(judgement: Judgement, redactor: Redactor) -> dict[str, PointScore]:
@@ -305,13 +299,18 @@ def compose(context: FeedbackContext, judgement: Judgement) -> SuggestionBody:
     sources = allowed_sources(huddle, solution, generic).add(_TEMPLATE)
     level = judgement.assessment
     style = _Style(context, level, judgement.vector)
-    known = content_words(f"{solution}\n{_huddle_text(context)}")
-    rubric_words = content_words(_huddle_text(context))
+    rubric_words = content_words("\n".join(huddle_sources(huddle)))
     mine = content_words(solution)
-    # on work that is not there yet, remarks about rubric ideas are corrections, not praise
-    reused, _, _ = _choose_style(
-        style, sources, known, redactor, rubric_words, mine, level != Level.NOT_MET
+    reuse = _Reuse(
+        sources=sources,
+        known=mine | rubric_words,
+        rubric=rubric_words,
+        mine=mine,
+        redactor=redactor,
+        # on work that is not there yet, remarks about rubric ideas are corrections
+        praise=level != Level.NOT_MET,
     )
+    reused = _choose_style(style, reuse)
     verdicts = _VERDICTS["check" if huddle.knowledge_check else "challenge"]
     passages = _passages(judgement, redactor)
     gaps = _gaps(judgement)
@@ -439,11 +438,3 @@ def _generic_words(context: FeedbackContext) -> set[str]:
         per_huddle[hid] = words
     counts: Counter[str] = Counter(w for ws in per_huddle.values() for w in ws)
     return {w for w, n in counts.items() if n >= 3}
-
-
-def _huddle_text(context: FeedbackContext) -> str:
-    h = context.huddle
-    parts = [h.title, h.prompt, h.goal, *(c.own_text() for c in h.rubric)]
-    if h.answer_key is not None:
-        parts += [h.answer_key.reference or "", *h.answer_key.key_points]
-    return "\n".join(parts)
