@@ -101,8 +101,18 @@ def run_cmd(
     if judge:
         if not conf.llm_base_url:
             raise InvalidInputError("--judge needs HUDDLE_AI_LLM_BASE_URL")
+        from huddle_ai.privacy import Redactor, should_redact
+
         key = conf.llm_api_key.get_secret_value() if conf.llm_api_key else None
-        grader = Judge(conf.llm_base_url, conf.llm_model, key, timeout_s=conf.llm_timeout_s)
+        redactor = Redactor() if should_redact(conf.llm_base_url, conf.redact_pii) else None
+        grader = Judge(
+            conf.llm_base_url,
+            conf.llm_model,
+            key,
+            timeout_s=conf.llm_timeout_s,
+            max_retries=conf.llm_max_retries,
+            redactor=redactor,
+        )
     result = run_suite(
         loaded,
         hai,

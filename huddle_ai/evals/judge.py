@@ -10,25 +10,30 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 from typing import Any
-
-import openai
 
 from huddle_ai.errors import GenerationError
 from huddle_ai.evals.sample import Sample
 from huddle_ai.evals.scorers import Score
+from huddle_ai.generators.client import LLMClient, Usage
+from huddle_ai.privacy import Redactor
 from huddle_ai.prompts import load_prompt
 
 __all__ = ["DIMENSIONS", "Judge"]
 
 DIMENSIONS = ("specificity", "actionability", "tone_balance", "rubric_coverage", "overall")
 _JSON = re.compile(r"\{.*\}", re.S)
+_PARAMS = ("temperature", "max_tokens")
 
 
 class Judge:
-    """Grades samples with the judge prompt; one chat completion per sample."""
+    """Grades samples with the judge prompt; one chat completion per sample.
+
+    Requests go through the one LLM client (retries, error mapping); the
+    solution and the feedback are untrusted: redacted when a redactor is
+    given, and escaped so they cannot close the tags they sit in.
+    """
 
     def __init__(
         self,
@@ -40,14 +45,23 @@ class Judge:
         prompt_directory: Path | None = None,
         timeout_s: float = 30.0,
         max_retries: int = 2,
+        backoff_base_s: float = 0.2,
+        redactor: Redactor | None = None,
+        client: LLMClient | None = None,
     ) -> None:
         self.prompt = load_prompt("judge", prompt_version, prompt_directory)
-        self.model = model
-        self.base_url = base_url
-        self.max_retries = max_retries
-        self._client = openai.OpenAI(
-            base_url=base_url, api_key=api_key or "not-needed", timeout=timeout_s, max_retries=0
+        self.client = client or LLMClient(
+            base_url,
+            model,
+            api_key,
+            timeout_s=timeout_s,
+            max_retries=max_retries,
+            backoff_base_s=backoff_base_s,
+            backoff_max_s=2.0,
+            redactor=redactor,
         )
+        self.model = self.client.model
+        self.usage = Usage()
 
     @property
     def metric_names(self) -> list[str]:
@@ -61,26 +75,11 @@ class Judge:
         }
 
     def _ask(self, messages: list[dict[str, str]]) -> str:
-        params = {k: v for k, v in self.prompt.model.items() if k in ("temperature", "max_tokens")}
-        last: Exception | None = None
-        for attempt in range(self.max_retries + 1):
-            try:
-                resp = self._client.chat.completions.create(
-                    model=self.model,
-                    messages=messages,  # type: ignore[arg-type]
-                    **params,
-                )
-                return resp.choices[0].message.content or ""
-            except (
-                openai.APIConnectionError,
-                openai.RateLimitError,
-                openai.InternalServerError,
-            ) as exc:
-                last = exc
-                time.sleep(min(2.0, 0.2 * 2**attempt))
-            except openai.APIError as exc:
-                raise GenerationError(f"judge request failed: {exc}") from exc
-        raise GenerationError(f"judge request failed after retries: {last}")
+        params = {k: v for k, v in self.prompt.model.items() if k in _PARAMS}
+        try:
+            return self.client.complete(messages, self.usage, **params)
+        except GenerationError as exc:
+            raise GenerationError(f"judge request failed: {exc}") from exc
 
     def grade(self, sample: Sample) -> dict[str, Score]:
         """``judge_<dimension>`` scores in [0, 1]; nan scores when the reply is unusable."""
@@ -88,12 +87,14 @@ class Judge:
         rubric = "\n".join(
             f"- {c.id} {c.name}: {c.description}" for c in (huddle.rubric if huddle else [])
         )
+        scrub = self.client.scrub
         rendered = self.prompt.render(
             {
-                "huddle": f"{huddle.title}: {huddle.goal}" if huddle else "(unknown)",
-                "rubric": rubric or "(none)",
-                "solution": sample.solution or "(none)",
-                "feedback": sample.text,
+                "huddle": scrub(f"{huddle.title}: {huddle.goal}") if huddle else "(unknown)",
+                "rubric": scrub(rubric) if rubric else "(none)",
+                # the prompt puts these two inside their tags; escaped, they cannot close them
+                "solution": scrub(sample.solution, self.usage) if sample.solution else "(none)",
+                "feedback": scrub(sample.text, self.usage),
             }
         )
         try:

@@ -1,13 +1,14 @@
 """The LLM generator: any OpenAI-compatible Chat Completions endpoint.
 
-This is the only module that talks to an LLM. It renders a prompt file with
+It renders a prompt file with
 the context (everything from the store is untrusted: escaped, delimited and,
 when asked, redacted), requests structured output against the JSON schema of
 :class:`~huddle_ai.suggestion.SuggestionBody`, and validates the reply with
 :mod:`huddle_ai.generators.checks` before accepting it. An invalid reply is
 repaired: the validation error goes back to the model, up to ``max_repairs``
 times (instructor-style; :class:`InvalidOutputError` carries the attempts).
-Rate limits, 5xx, timeouts and lost connections are retried with exponential
+Requests go through the one LLM client (:mod:`huddle_ai.generators.client`):
+rate limits, 5xx, timeouts and lost connections are retried with exponential
 backoff, ``max_retries`` times per request. A reply that repeats the system
 prompt is rejected outright: the injection worked, a retry would not make it
 trustworthy. An accepted reply has PII and other learners' names redacted.
@@ -16,18 +17,16 @@ trustworthy. An accepted reply has PII and other learners' names redacted.
 from __future__ import annotations
 
 import json
-import random
 import re
 import time
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import openai
 from pydantic import ValidationError
 
 from huddle_ai.context import ContextItem, FeedbackContext
-from huddle_ai.errors import GenerationError, InvalidOutputError, TransientError
+from huddle_ai.errors import InvalidOutputError
 from huddle_ai.generators import Generator
 from huddle_ai.generators.checks import (
     OutputPolicy,
@@ -37,10 +36,10 @@ from huddle_ai.generators.checks import (
     reply_problems,
     shown_ids,
 )
+from huddle_ai.generators.client import LLMClient, Usage
 from huddle_ai.privacy import Redactor, delimit, escape
 from huddle_ai.prompts import Prompt, RenderedPrompt, load_prompt
 from huddle_ai.suggestion import FeedbackSuggestion, SuggestionBody
-from huddle_ai.tokens import count_tokens
 
 __all__ = ["LLMGenerator", "feedback_variables", "render_feedback_prompt", "strict_schema"]
 
@@ -203,24 +202,23 @@ class LLMGenerator(Generator):
         backoff_base_s: float = 0.5,
         backoff_max_s: float = 8.0,
         policy: OutputPolicy | None = None,
+        client: LLMClient | None = None,
     ) -> None:
         self.prompt = prompt or load_prompt("feedback", prompt_version, prompt_directory)
         self.model = model
         self.base_url = base_url
-        self.timeout_s = timeout_s
-        self.max_retries = max_retries
         self.max_repairs = max_repairs
         self.redact = redact
         self.response_format = response_format
-        self.backoff_base_s = backoff_base_s
-        self.backoff_max_s = backoff_max_s
         self.policy = policy or OutputPolicy()
-        # retries are ours (counted, with our backoff), so the SDK's are off
-        self._client = openai.OpenAI(
-            base_url=base_url,
-            api_key=api_key or "not-needed",
-            timeout=timeout_s,
-            max_retries=0,
+        self.client = client or LLMClient(
+            base_url,
+            model,
+            api_key,
+            timeout_s=timeout_s,
+            max_retries=max_retries,
+            backoff_base_s=backoff_base_s,
+            backoff_max_s=backoff_max_s,
         )
 
     def generate(
@@ -232,11 +230,11 @@ class LLMGenerator(Generator):
         redactor = Redactor(names=hidden, keep=context.learner_name) if self.redact else None
         rendered, redactions = render_feedback_prompt(self.prompt, context, redactor)
         messages: list[dict[str, str]] = rendered.messages()
-        usage = {"prompt": 0, "completion": 0, "retries": 0}
+        usage = Usage()
         failures: list[str] = []
         content = ""
         for attempt in range(1, self.max_repairs + 2):
-            content = self._complete(messages, usage)
+            content = self.client.complete(messages, usage, **self._request_kwargs())
             try:
                 body = self._accept(content, context, rendered.system, failures)
             except ValueError as exc:
@@ -264,11 +262,11 @@ class LLMGenerator(Generator):
                 prompt_version=rendered.version,
                 prompt_hash=rendered.hash,
                 latency_ms=round((time.perf_counter() - start) * 1000, 1),
-                prompt_tokens=usage["prompt"],
-                completion_tokens=usage["completion"],
+                prompt_tokens=usage.prompt,
+                completion_tokens=usage.completion,
                 context_tokens=context.tokens,
                 attempts=attempt,
-                retries=usage["retries"],
+                retries=usage.retries,
                 redactions=redactions + scrubbed,
             )
         raise InvalidOutputError(
@@ -317,48 +315,3 @@ class LLMGenerator(Generator):
         elif self.response_format == "json_object":
             kwargs["response_format"] = {"type": "json_object"}
         return kwargs
-
-    def _complete(self, messages: list[dict[str, str]], usage: dict[str, int]) -> str:
-        """One completion, retrying transient failures with exponential backoff."""
-        for retry in range(self.max_retries + 1):
-            try:
-                return self._call(messages, usage)
-            except TransientError as exc:
-                if retry == self.max_retries:
-                    raise TransientError(f"{exc} (after {retry} retries)") from exc
-                usage["retries"] += 1
-                delay = min(self.backoff_max_s, self.backoff_base_s * 2**retry)
-                time.sleep(delay + random.uniform(0, self.backoff_base_s))
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _call(self, messages: list[dict[str, str]], usage: dict[str, int]) -> str:
-        try:
-            resp = self._client.chat.completions.create(
-                model=self.model,
-                messages=messages,  # type: ignore[arg-type]
-                **self._request_kwargs(),
-            )
-        except openai.APITimeoutError as exc:
-            raise TransientError(f"LLM request timed out after {self.timeout_s}s") from exc
-        except openai.APIConnectionError as exc:
-            raise TransientError(f"cannot reach the LLM at {self.base_url}: {exc}") from exc
-        except openai.RateLimitError as exc:
-            raise TransientError("LLM rate limited (429)") from exc
-        except openai.APIStatusError as exc:
-            if exc.status_code >= 500:
-                raise TransientError(f"LLM server error ({exc.status_code})") from exc
-            raise GenerationError(
-                f"LLM request refused ({exc.status_code}): {exc.message}"
-            ) from exc
-        except openai.OpenAIError as exc:
-            raise GenerationError(f"LLM call failed: {exc}") from exc
-        choice = resp.choices[0] if resp.choices else None
-        content = (choice.message.content if choice else None) or ""
-        if resp.usage is not None:
-            usage["prompt"] += int(resp.usage.prompt_tokens or 0)
-            usage["completion"] += int(resp.usage.completion_tokens or 0)
-        else:
-            # some local servers omit usage: estimate offline
-            usage["prompt"] += sum(count_tokens(m["content"]) for m in messages)
-            usage["completion"] += count_tokens(content)
-        return content
