@@ -24,7 +24,7 @@ import hashlib
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -51,6 +51,8 @@ from huddle_ai.calibration import (
 from huddle_ai.context import FeedbackContext, HuddleHistory, LabelledSolution
 from huddle_ai.embeddings import Embedder
 from huddle_ai.generators import Generator
+from huddle_ai.generators.judgement import CriterionJudgement, Judgement
+from huddle_ai.generators.writing import compose
 from huddle_ai.privacy import without_instructions
 from huddle_ai.records import Criterion, Huddle, Level
 from huddle_ai.suggestion import FeedbackSuggestion
@@ -72,33 +74,6 @@ def criterion_checklist(huddle: Huddle, criterion: Criterion) -> tuple[list[str]
         return huddle.answer_key.points(), True
     text = criterion.levels.get(Level.MET) or criterion.description
     return key_points(text), False
-
-
-@dataclass(frozen=True)
-class CriterionJudgement:
-    criterion: Criterion
-    points: list[PointScore]
-    coverage: float
-    level: Level
-    calibrated: bool
-    confidence: float | None = None
-    required: bool = False
-
-
-@dataclass(frozen=True)
-class Judgement:
-    criteria: list[CriterionJudgement]
-    coverage: float
-    score: float
-    assessment: Level
-    calibrated: bool
-    history: int
-    confidence: float | None = None
-    needs_review: bool = True
-    expected_accuracy: float | None = None
-    basis: str = "rubric"
-    model: dict[str, object] = field(default_factory=dict)
-    vector: NDArray[np.float32] | None = None
 
 
 @dataclass
@@ -150,8 +125,6 @@ class GroundedGenerator(Generator):
     # -- public ------------------------------------------------------------
 
     def generate(self, context: FeedbackContext) -> FeedbackSuggestion:
-        from huddle_ai.generators.writing import compose
-
         start = time.perf_counter()
         judgement = self.judge(context)
         body = compose(context, judgement)

@@ -27,20 +27,17 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from huddle_ai.assessment import PointScore, content_words
 from huddle_ai.context import FeedbackContext
+from huddle_ai.generators.judgement import CriterionJudgement, Judgement
 from huddle_ai.privacy import Redactor, without_instructions
 from huddle_ai.provenance import Sources, allowed_sources, huddle_sources, untraceable
 from huddle_ai.records import Level
 from huddle_ai.suggestion import CriterionAssessment, Suggestion, SuggestionBody
-
-if TYPE_CHECKING:
-    from huddle_ai.generators.grounded import CriterionJudgement, Judgement
 
 __all__ = ["compose", "quote", "sentences"]
 
