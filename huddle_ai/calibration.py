@@ -41,6 +41,7 @@ __all__ = [
     "fit_huddle",
     "fit_transfer",
     "neighbour_voter",
+    "top_level",
     "vote_distribution",
     "vote_rows",
 ]
@@ -240,7 +241,7 @@ class LevelModel:
         probs = _temper(self.raw(x, votes), self.temperature)
         out = []
         for p in probs:
-            j = int(np.argmax(p))
+            j = int(top_level(p))
             out.append(
                 Prediction(LEVELS[j], float(p[j]), {lv: float(p[i]) for i, lv in enumerate(LEVELS)})
             )
@@ -371,7 +372,7 @@ def _choose(
             scaler, coef = _fit_lr(xtr, y[train], w[train])
             m = LevelModel(k, prior, 1.0, 0, 0, 0, 0, 0, 0, scaler, coef)
             cv[k][test] = m._lr(xte)
-    scores = {k: _weighted_acc(np.argmax(p, axis=1), y, w) for k, p in cv.items()}
+    scores = {k: _weighted_acc(top_level(p), y, w) for k, p in cv.items()}
     top = max(scores.values())
     # the one-standard-error rule: the simplest model within one standard error of the
     # best, so a few lucky held-out hits on a small history do not buy a complex model
@@ -384,7 +385,7 @@ def _choose(
     )
     tempered = _temper(probs, temperature)
     conf = tempered.max(axis=1)
-    correct = np.argmax(tempered, axis=1) == y
+    correct = top_level(tempered) == y
     threshold, expected, coverage = _review_threshold(conf, correct, target_accuracy)
     model = LevelModel(
         kind=best,
@@ -426,6 +427,17 @@ def _ordinal(v_train: Array, y_train: Array, w_train: Array, v_test: Array) -> A
     for row, v in enumerate(v_test @ np.array([0.0, 0.5, 1.0])):
         out[row, LEVELS.index(cuts.level(float(v)))] += 0.5
     return np.asarray(out, np.float64)
+
+
+def top_level(probs: Array) -> NDArray[np.intp]:
+    """Index (into ``LEVELS``) of the most probable level, per row.
+
+    Exact ties go to the higher level, as the majority baseline breaks them: with
+    no evidence either way, telling a learner their work is wrong is the costlier
+    mistake, and the draft is marked for review anyway.
+    """
+    p = np.asarray(probs, np.float64)
+    return np.asarray(p.shape[-1] - 1 - np.argmax(p[..., ::-1], axis=-1), np.intp)
 
 
 def _review_threshold(

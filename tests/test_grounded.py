@@ -12,7 +12,7 @@ import pytest
 
 from huddle_ai import FakeEmbedder, HuddleAI, SentenceTransformerEmbedder, Store
 from huddle_ai.assessment import fit_thresholds, key_points
-from huddle_ai.calibration import fit_huddle
+from huddle_ai.calibration import LEVELS, fit_huddle, top_level
 from huddle_ai.context import build_context, label_of
 from huddle_ai.demo import DEMO_ORG
 from huddle_ai.evals.baselines import NearestCopy
@@ -316,6 +316,19 @@ def test_abstains_when_the_history_cannot_be_reproduced() -> None:
     clean = fit_huddle(x, y, [1.0] * n, votes, target_accuracy=0.8)
     assert clean.kind.startswith("features") and clean.cv_accuracy >= 0.65
     assert clean.coverage >= 0.3 and clean.expected_accuracy >= 0.8
+
+
+def test_ties_go_to_the_higher_level_and_balanced_labels_tie() -> None:
+    """With no evidence either way the judge says what the majority baseline says."""
+    assert top_level(np.array([[1 / 3, 1 / 3, 1 / 3]])).tolist() == [LEVELS.index(Level.MET)]
+    assert top_level(np.array([[0.5, 0.5, 0.0]])).tolist() == [LEVELS.index(Level.PARTIAL)]
+    assert top_level(np.array([[0.6, 0.3, 0.1]])).tolist() == [LEVELS.index(Level.NOT_MET)]
+    # balanced labels and no usable feature: the majority model's level is met, not not_met
+    x = np.zeros((12, 3))
+    labels = [Level.MET, Level.PARTIAL, Level.NOT_MET] * 4
+    model = fit_huddle(x, labels, [1.0] * 12, None, target_accuracy=0.8)
+    assert model.predict(x[:1])[0].level == Level.MET
+    assert model.threshold > 1.0  # and it is marked for review
 
 
 def test_drafts_need_review_where_labels_follow_nothing_in_the_work(
