@@ -325,7 +325,7 @@ def _folds(y: Array, groups: Array | None) -> list[NDArray[np.intp]]:
     return [order[i::5] for i in range(5)]
 
 
-def _weighted_acc(pred: Array, y: Array, w: Array) -> float:
+def _weighted_acc(pred: NDArray[np.intp], y: Array, w: Array) -> float:
     return float(np.sum(w * (pred == y)) / np.sum(w))
 
 
