@@ -180,9 +180,7 @@ DEFAULT_THRESHOLDS = Thresholds(partial=0.32, met=0.6)
 
 
 def level_for(score: float, t: Thresholds) -> Level:
-    if score >= t.met:
-        return Level.MET
-    return Level.PARTIAL if score >= t.partial else Level.NOT_MET
+    return Level.from_score(score, partial=t.partial, met=t.met)
 
 
 def fit_thresholds(

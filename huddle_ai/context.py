@@ -139,7 +139,7 @@ def label_of(feedback: list[Feedback]) -> tuple[Level | None, dict[str, Level], 
                 weight = max(weight, w)
     if assessment is None and rubric:
         mean = sum(v.score for v in rubric.values()) / len(rubric)
-        assessment = Level.MET if mean >= 0.75 else Level.PARTIAL if mean >= 0.25 else Level.NOT_MET
+        assessment = Level.from_score(mean)
     return assessment, rubric, weight or 1.0
 
 

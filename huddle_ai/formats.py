@@ -23,7 +23,7 @@ from typing import IO, Any
 from pydantic import ValidationError
 
 from huddle_ai.errors import InvalidInputError, LineError
-from huddle_ai.records import Feedback, Huddle, Learner, RecordAdapter, Solution
+from huddle_ai.records import AnyRecord, RecordAdapter
 
 __all__ = [
     "MAX_DEPTH",
@@ -36,7 +36,6 @@ __all__ = [
     "write_jsonl",
 ]
 
-AnyRecord = Huddle | Learner | Solution | Feedback
 _CSV_KINDS = ("solution", "feedback")
 
 

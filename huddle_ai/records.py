@@ -28,6 +28,7 @@ from huddle_ai.errors import InvalidOrganizationError
 __all__ = [
     "Anchor",
     "AnswerKey",
+    "AnyRecord",
     "AuthorRole",
     "Criterion",
     "Feedback",
@@ -70,6 +71,17 @@ class Level(StrEnum):
     @property
     def score(self) -> float:
         return {"met": 1.0, "partial": 0.5, "not_met": 0.0}[self.value]
+
+    @classmethod
+    def from_score(cls, score: float, partial: float = 0.25, met: float = 0.75) -> Level:
+        """The level of a score: ``score < partial`` is not met, ``score < met`` partial.
+
+        The one score-to-level mapping. The default cuts lie halfway between the
+        levels' own scores, so a mean of levels maps to the nearest level.
+        """
+        if score >= met:
+            return cls.MET
+        return cls.PARTIAL if score >= partial else cls.NOT_MET
 
 
 class AuthorRole(StrEnum):
@@ -278,8 +290,10 @@ class Feedback(_Record):
         return self.text
 
 
-Record = Annotated[Huddle | Learner | Solution | Feedback, Field(discriminator="kind")]
-RecordAdapter: TypeAdapter[Huddle | Learner | Solution | Feedback] = TypeAdapter(Record)
+AnyRecord = Huddle | Learner | Solution | Feedback
+"""Any record of an organization (the one union; :data:`Record` adds its discriminator)."""
+Record = Annotated[AnyRecord, Field(discriminator="kind")]
+RecordAdapter: TypeAdapter[AnyRecord] = TypeAdapter(Record)
 
 
 def content_hash(record: BaseModel) -> str:

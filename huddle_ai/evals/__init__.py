@@ -9,7 +9,8 @@ from __future__ import annotations
 from huddle_ai.evals.cache import Cache
 from huddle_ai.evals.gate import Finding, apply_gate
 from huddle_ai.evals.judge import Judge
-from huddle_ai.evals.report import render_html, render_json, render_markdown
+from huddle_ai.evals.page import render_html
+from huddle_ai.evals.report import render_json, render_markdown
 from huddle_ai.evals.runner import RunResult, run_suite
 from huddle_ai.evals.runs import history, load_run, save_run
 from huddle_ai.evals.sample import Sample

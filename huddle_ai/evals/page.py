@@ -8,10 +8,13 @@ import math
 from html import escape
 from typing import Any
 
-from huddle_ai.evals.report import fmt
-from huddle_ai.evals.scorers import unbounded
+from huddle_ai.evals.report import cached_note, fmt
+from huddle_ai.evals.scorers import lower_is_better, unbounded
 
-__all__ = ["page"]
+__all__ = ["render_html"]
+
+# one bar of a chart: variant, mean, spread, baseline mean, "cached" note
+Bar = tuple[str, float, float, float | None, str]
 
 _CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1100px;padding:1rem;color:#222}
@@ -40,33 +43,48 @@ document.body.dataset.cases = String(document.querySelectorAll('section.case').l
 _COLORS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1")
 
 
-def _chart(metric: str, rows: list[tuple[str, float, float, float | None]]) -> str:
-    """Horizontal bars: one per variant, with the spread as a whisker and the baseline as a tick."""
+def _chart(metric: str, rows: list[Bar]) -> str:
+    """Horizontal bars: one per variant, with the spread as a whisker and the baseline as a tick.
+
+    The title says which way is better and the best variant's bar is marked, so
+    a long latency bar does not read as a good result.
+    """
     width, label_w, bar_h, pad = 340, 110, 18, 6
     height = 28 + len(rows) * (bar_h + pad)
     top = max(
-        [abs(m) + s for _, m, s, _ in rows] + [abs(b) for *_, b in rows if b is not None] + [1e-9]
+        [abs(r[1]) + r[2] for r in rows] + [abs(r[3]) for r in rows if r[3] is not None] + [1e-9]
     )
+    lower = lower_is_better(metric)
+    means = [r[1] for r in rows]
+    best = (min if lower else max)(means)
+    better = "lower is better" if lower else "higher is better"
     if not unbounded(metric):
         top = max(top, 1.0)
     scale = (width - label_w - 50) / top
     parts = [
-        f'<svg class="chart" data-metric="{escape(metric)}" width="{width}" height="{height}" '
+        f'<svg class="chart" data-metric="{escape(metric)}" '
+        f'data-better="{"lower" if lower else "higher"}" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg" role="img" '
-        f'aria-label="{escape(metric)} by variant">',
-        f'<text x="6" y="16" font-weight="600" font-size="13">{escape(metric)}</text>',
+        f'aria-label="{escape(metric)} by variant, {better}">',
+        f'<text x="6" y="16" font-weight="600" font-size="13">{escape(metric)} '
+        f'<tspan class="better" font-weight="400" fill="#555">{"↓" if lower else "↑"} {better}'
+        "</tspan></text>",
     ]
-    for i, (label, mean, spread, base) in enumerate(rows):
+    for i, (label, mean, spread, base, note) in enumerate(rows):
         y = 26 + i * (bar_h + pad)
         w = max(0.0, mean) * scale
         color = _COLORS[i % len(_COLORS)]
+        mark = " ★" if mean == best and len(rows) > 1 else ""
+        suffix = f" ({note})" if note else ""
+        faded = ' fill-opacity=".45"' if note else ""
         parts.append(
             f'<text x="6" y="{y + 13}" font-size="11">{escape(label[:16])}</text>'
-            f'<rect class="bar" x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" '
-            f'fill="{color}">'
-            f"<title>{escape(label)}: {fmt(mean, metric)} ± {fmt(spread, metric)}</title></rect>"
+            f'<rect class="{"bar best" if mark else "bar"}" x="{label_w}" y="{y}" width="{w:.1f}" '
+            f'height="{bar_h}" fill="{color}"{faded}>'
+            f"<title>{escape(label)}: {fmt(mean, metric)} ± {fmt(spread, metric)}{suffix}"
+            "</title></rect>"
             f'<text x="{label_w + w + 4:.1f}" y="{y + 13}" font-size="11">'
-            f"{fmt(mean, metric)}</text>"
+            f"{fmt(mean, metric)}{mark}{escape(suffix)}</text>"
         )
         if spread:
             x1, x2 = label_w + max(0.0, mean - spread) * scale, label_w + (mean + spread) * scale
@@ -102,8 +120,9 @@ def _charts(run: dict[str, Any]) -> str:
         for v in run["variants"]:
             s = run["metrics"].get(v, {}).get(m)
             if s and s.get("mean") is not None and not math.isnan(s["mean"]):
+                spread = float(s.get("spread") or 0.0)
                 rows.append(
-                    (v, float(s["mean"]), float(s.get("spread") or 0.0), _base_mean(run, v, m))
+                    (v, float(s["mean"]), spread, _base_mean(run, v, m), cached_note(run, v, m))
                 )
         if rows:
             out.append(_chart(m, rows))
@@ -116,13 +135,13 @@ def _diff(run: dict[str, Any]) -> str:
     rows = "".join(
         f'<tr class="{"bad" if r["regressed"] else ""}"><td>{escape(r["variant"])}</td>'
         f"<td>{escape(r['metric'])}</td><td>{fmt(r['baseline'], r['metric'])}</td>"
-        f"<td>{fmt(r['current'], r['metric'])}</td><td>{r['delta']:+.3f}</td>"
-        f"<td>{'regressed' if r['regressed'] else ''}</td></tr>"
+        f"<td>{fmt(r['current'], r['metric'])}</td><td>{r['delta']:+.3f}"
+        f"{' regressed' if r['regressed'] else ''}</td></tr>"
         for r in run["diff"]
     )
     return (
         f"<p>Baseline <code>{escape(str(run.get('baseline')))}</code></p><table id='diff'>"
-        "<tr><th>variant</th><th>metric</th><th>baseline</th><th>current</th><th>Δ</th><th></th>"
+        "<tr><th>variant</th><th>metric</th><th>baseline</th><th>current</th><th>Δ</th>"
         f"</tr>{rows}</table>"
     )
 
@@ -220,7 +239,8 @@ def _case(case: dict[str, Any], variants: list[str]) -> str:
     )
 
 
-def page(run: dict[str, Any]) -> str:
+def render_html(run: dict[str, Any]) -> str:
+    """The run as one self-contained HTML page."""
     status = {True: "passed", False: "failed", None: "not gated"}[run.get("passed")]
     findings = "".join(f"<li>{escape(f['text'])}</li>" for f in run.get("findings") or [])
     variants = list(run["variants"])

@@ -1,5 +1,10 @@
-"""Reports of a run: JSON for machines, Markdown for pull requests, and one
-self-contained HTML page (see :mod:`huddle_ai.evals.page`)."""
+"""Reports of a run: JSON for machines and Markdown for pull requests.
+
+The HTML page (:mod:`huddle_ai.evals.page`) builds on this module, never the
+reverse. The metrics that improve downwards (latency, tokens) are named, and
+a figure measured at generation time (latency) is marked when outputs came from
+the cache: an earlier run measured it, not this one.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,33 @@ import json
 import math
 from typing import Any
 
-__all__ = ["fmt", "render_html", "render_json", "render_markdown"]
+from huddle_ai.evals.scorers import lower_is_better
+
+__all__ = [
+    "CACHED_METRICS",
+    "cached_note",
+    "cached_share",
+    "fmt",
+    "render_json",
+    "render_markdown",
+]
+
+# measured afresh by each generation: a cached output carries an earlier run's figure
+CACHED_METRICS = frozenset({"latency_ms"})
+
+
+def cached_share(run: dict[str, Any], variant: str) -> float:
+    """The share of ``variant``'s outputs in ``run`` that came from the cache."""
+    rows = [row for c in run["cases"] for row in c["outputs"].get(variant, [])]
+    return sum(1 for row in rows if row.get("cached")) / len(rows) if rows else 0.0
+
+
+def cached_note(run: dict[str, Any], variant: str, metric: str) -> str:
+    """``"cached"`` (or ``"40% cached"``) when this run did not measure ``variant``'s ``metric``."""
+    share = cached_share(run, variant) if metric in CACHED_METRICS else 0.0
+    if share == 0.0:
+        return ""
+    return "cached" if share == 1.0 else f"{share:.0%} cached"
 
 
 def fmt(value: float | None, metric: str = "") -> str:
@@ -63,8 +94,12 @@ def render_markdown(run: dict[str, Any]) -> str:
                 cells.append("–")
                 continue
             spread = f" ± {fmt(s['spread'], m)}" if s.get("spread") else ""
-            cells.append(f"{fmt(s['mean'], m)}{spread}")
+            note = cached_note(run, v, m)
+            cells.append(f"{fmt(s['mean'], m)}{spread}" + (f" ({note})" if note else ""))
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    lower = [m for m in _metrics(run) if lower_is_better(m)]
+    if lower:
+        lines += ["", f"Lower is better for {', '.join(lower)}; higher is better for the rest."]
     findings = run.get("findings") or []
     if findings:
         lines += ["", "### Gate failures", ""]
@@ -94,9 +129,3 @@ def render_markdown(run: dict[str, Any]) -> str:
         for name, a in run["agreement"].items():
             lines.append(f"| {name} | {a['n']} | {fmt(a['auc'])} | {fmt(a['kappa'])} |")
     return "\n".join(lines) + "\n"
-
-
-def render_html(run: dict[str, Any]) -> str:
-    from huddle_ai.evals.page import page
-
-    return page(run)

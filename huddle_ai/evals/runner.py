@@ -33,8 +33,7 @@ from huddle_ai.evals.stats import accuracy, auc, cohen_kappa, macro_f1, mean_std
 from huddle_ai.evals.suite import Case, Suite
 from huddle_ai.evals.variants import GeneratorFactory, Variant, parse_variants
 from huddle_ai.feedback import generate_checked, learner_names
-from huddle_ai.formats import AnyRecord
-from huddle_ai.records import Feedback, Level, Solution, validate_org
+from huddle_ai.records import AnyRecord, Feedback, Level, Solution, validate_org
 from huddle_ai.retrieval import feedback_for
 from huddle_ai.suggestion import FeedbackSuggestion
 

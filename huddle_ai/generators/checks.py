@@ -83,7 +83,6 @@ _PRAISE = frozenset(
         "evidence demonstrates shows shown exemplary thorough complete completely",
     )
 )
-_ORDER = {Level.NOT_MET: 0, Level.PARTIAL: 1, Level.MET: 2}
 
 
 @dataclass(frozen=True)
@@ -183,11 +182,12 @@ def _consistency(body: SuggestionBody) -> list[str]:
     levels = [r.level for r in body.rubric]
     if not levels:
         return []
-    low, high = min(levels, key=_ORDER.__getitem__), max(levels, key=_ORDER.__getitem__)
+    # Level.score orders the levels
+    low, high = min(lv.score for lv in levels), max(lv.score for lv in levels)
     overall = body.assessment
     contradicted = (
-        _ORDER[overall] < _ORDER[low]
-        or _ORDER[overall] > _ORDER[high]
+        overall.score < low
+        or overall.score > high
         or (overall == Level.MET and Level.NOT_MET in levels)
         or (overall == Level.NOT_MET and Level.MET in levels)
     )
