@@ -9,27 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from huddle_ai.context import ContextCache
 from huddle_ai.database import Database, resolve_url
 from huddle_ai.embeddings import Embedder, FakeEmbedder, Progress, SentenceTransformerEmbedder
-from huddle_ai.errors import ConfigurationError, InvalidInputError, NotFoundError
+from huddle_ai.errors import ConfigurationError, NotFoundError
 from huddle_ai.formats import Parsed, read_file, write_jsonl
-from huddle_ai.generators.registry import Generators, build_generators
 from huddle_ai.ingest import IngestReport, ingest, parsed_from
-from huddle_ai.records import AnyRecord, Solution, validate_org
+from huddle_ai.records import AnyRecord, Feedback, Solution, validate_org
 from huddle_ai.reindex import ReindexReport, reindex
-from huddle_ai.requests import (
-    AffinityRequest,
-    IngestRequest,
-    MatchRequest,
-    NextReviewersRequest,
-    PartnersRequest,
-    SimilarRequest,
-    SuggestRequest,
-    validated,
-)
 from huddle_ai.retrieval import SimilarResult, similar
 from huddle_ai.settings import Settings
 from huddle_ai.store import KINDS, Store
@@ -78,24 +67,43 @@ def build_embedder(settings: Settings) -> Embedder:
     )
 
 
-def build_store(settings: Settings, embedder: Embedder, database: Database | None = None) -> Store:
-    """The vector index the settings name over ``database`` (default: the settings')."""
-    if database is None:
-        database = Database(resolve_url(settings.database_url, settings.data_dir))
+def build_store(settings: Settings, embedder: Embedder) -> Store:
     if settings.chroma_url:
-        return Store.server(settings.chroma_url, embedder.id, database)
-    return Store.embedded(settings.data_dir, embedder.id, database)
+        return Store.server(settings.chroma_url, embedder.id)
+    return Store.embedded(settings.data_dir, embedder.id)
+
+
+def build_generators(settings: Settings, embedder: Embedder) -> tuple[Generator, Generator | None]:
+    """The generator the settings name and its fallback: the LLM (falling back to
+    the offline grounded generator) when ``llm_base_url`` is set, else grounded."""
+    from huddle_ai.generators.grounded import GroundedGenerator
+    from huddle_ai.generators.llm import LLMGenerator
+    from huddle_ai.privacy import should_redact
+
+    grounded = GroundedGenerator(embedder)
+    if not settings.llm_base_url:
+        return grounded, None
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    llm = LLMGenerator(
+        settings.llm_base_url,
+        settings.llm_model,
+        key,
+        prompt_version=settings.llm_prompt_version,
+        prompt_directory=settings.prompt_dir,
+        timeout_s=settings.llm_timeout_s,
+        max_retries=settings.llm_max_retries,
+        max_repairs=settings.llm_max_repairs,
+        redact=should_redact(settings.llm_base_url, settings.redact_pii),
+    )
+    return llm, grounded
 
 
 class HuddleAI:
     """Ingest, retrieve, delete and export an organization's learning records.
 
-    ``HuddleAI(settings)`` builds the embedder, store, database and generators
-    the settings name, all here, once. Pass ``embedder=``, ``store=``,
-    ``database=`` or ``generators=`` to supply your own (tests pass a
-    :class:`FakeEmbedder`). Without ``settings`` the embedder and the store
-    must be given; what is still built then takes the documented defaults of
-    :class:`Settings` (the offline grounded generator), never the environment.
+    ``HuddleAI(settings)`` builds the embedder and store the settings name;
+    pass ``embedder=`` and/or ``store=`` to supply your own (tests pass a
+    :class:`FakeEmbedder`).
     """
 
     def __init__(
@@ -105,50 +113,33 @@ class HuddleAI:
         embedder: Embedder | None = None,
         store: Store | None = None,
         database: Database | None = None,
-        generators: Generators | None = None,
     ) -> None:
-        if settings is None and (embedder is None or store is None):
-            raise ConfigurationError(
-                "HuddleAI needs settings to build its embedder and store: pass "
-                "HuddleAI(Settings()) (it reads HUDDLE_AI_* variables), or embedder= and store="
-            )
-        # the declared defaults, not the environment: only the edges read the environment
         self.settings = settings if settings is not None else Settings.model_construct()
         self.embedder = embedder if embedder is not None else build_embedder(self.settings)
-        # the relational store (the store's, when one is given); no connection until first use
-        if database is None and store is not None and store.database is not None:
-            database = store.database
+        self.store = store if store is not None else build_store(self.settings, self.embedder)
+        self._generators: tuple[Generator, Generator | None] | None = None
+        # learners and labelled histories, valid until the store's next write
+        self.context_cache = ContextCache()
+        # the relational store; no connection is made until it is first used
         self.database = (
             database
             if database is not None
             else Database(resolve_url(self.settings.database_url, self.settings.data_dir))
         )
-        self.store = (
-            store if store is not None else build_store(self.settings, self.embedder, self.database)
-        )
-        self.generators = (
-            generators if generators is not None else build_generators(self.settings, self.embedder)
-        )
-        # learners and labelled histories, valid until the store's next write
-        self.context_cache = ContextCache()
 
     # -- ingest ------------------------------------------------------------
 
     def ingest(
         self,
         org: str,
-        source: Path | str | Sequence[AnyRecord] | Parsed | IngestRequest,
+        source: Path | str | Sequence[AnyRecord] | Parsed,
         *,
         kind: str | None = None,
         skip_invalid: bool = False,
         progress: Progress | None = None,
     ) -> IngestReport:
-        """Ingest a file path, parsed lines, in-memory records or an
-        :class:`IngestRequest` (whose ``skip_invalid`` applies) into ``org``."""
-        if isinstance(source, IngestRequest):
-            parsed = parsed_from(source.records)
-            skip_invalid = source.skip_invalid
-        elif isinstance(source, Parsed):
+        """Ingest a file path, parsed lines or in-memory records into ``org``."""
+        if isinstance(source, Parsed):
             parsed = source
         elif isinstance(source, (str, Path)):
             parsed = read_file(Path(source), kind)
@@ -163,30 +154,20 @@ class HuddleAI:
     def similar(
         self,
         org: str,
-        request: SimilarRequest | None = None,
         *,
         solution_id: str | None = None,
         text: str | None = None,
         huddle_id: str | None = None,
         k: int = 5,
     ) -> SimilarResult:
-        """Neighbours of a stored solution or of new text: a :class:`SimilarRequest`,
-        or its fields as keywords."""
-        if request is None:
-            with validated():
-                request = SimilarRequest(
-                    solution_id=solution_id, huddle_id=huddle_id, text=text, k=k
-                )
-        elif solution_id is not None or huddle_id is not None or text is not None:
-            raise InvalidInputError("give a SimilarRequest or its fields, not both")
         return similar(
             self.store,
             self.embedder,
             org,
-            solution_id=request.solution_id,
-            text=request.text,
-            huddle_id=request.huddle_id,
-            k=request.k,
+            solution_id=solution_id,
+            text=text,
+            huddle_id=huddle_id,
+            k=k,
         )
 
     def records(self, org: str) -> list[AnyRecord]:
@@ -210,25 +191,19 @@ class HuddleAI:
         the feedback on their solutions (it quotes and describes their work)."""
         validate_org(org)
         learner = self.store.get(org, "learner", [learner_id])
-        solutions = self.store.ids(org, "solution", {"learner_id": learner_id})
+        solutions = [r.id for r in self.store.find(org, "solution", {"learner_id": learner_id})]
         if not learner and not solutions:
             raise NotFoundError(f"learner {learner_id!r} not found in organization {org!r}")
-        written = set(self.store.ids(org, "feedback", {"author_id": learner_id}))
+        written = {r.id for r in self.store.find(org, "feedback", {"author_id": learner_id})}
         received: set[str] = set()
         if solutions:
-            received = set(self.store.ids(org, "feedback", {"solution_id": {"$in": solutions}}))
+            found = self.store.find(org, "feedback", {"solution_id": {"$in": solutions}})
+            received = {r.id for r in found if isinstance(r, Feedback)}
         feedback = sorted(written | received)
-        # one transaction in the database, then the index
-        self.store.remove(
-            org, {"feedback": feedback, "solution": solutions, "learner": list(learner)}
-        )
+        self.store.delete(org, "feedback", feedback)
+        self.store.delete(org, "solution", solutions)
+        self.store.delete(org, "learner", [learner_id])
         return DeletionReport(org, len(learner), len(solutions), len(feedback))
-
-    def sync_index(self, org: str | None = None) -> dict[str, int]:
-        """Repair the vector index after an interrupted write, for ``org`` or every
-        organization with pending entries; returns index entries repaired per org."""
-        orgs = [validate_org(org)] if org is not None else self.store.pending_orgs()
-        return {o: self.store.sync(o, lambda t: self.embedder.embed(list(t))) for o in orgs}
 
     def delete_org(self, org: str) -> None:
         if not self.store.delete_org(validate_org(org)):
@@ -249,29 +224,30 @@ class HuddleAI:
 
     # -- suggest -----------------------------------------------------------
 
+    @property
+    def generators(self) -> tuple[Generator, Generator | None]:
+        """The configured generator and its fallback, built once on first use."""
+        if self._generators is None:
+            self._generators = build_generators(self.settings, self.embedder)
+        return self._generators
+
     def suggest(
         self,
         org: str,
-        request: SuggestRequest | str | None = None,
+        solution_id: str | None = None,
         *,
         huddle_id: str | None = None,
         text: str | None = None,
         generator: Generator | None = None,
         k: int = 5,
     ) -> FeedbackSuggestion:
-        """A feedback draft: a :class:`SuggestRequest`, or a stored solution id, or
-        new ``text`` of ``huddle_id`` as keywords.
+        """A feedback draft for stored ``solution_id``, or for new ``text`` of ``huddle_id``.
 
         ``generator`` overrides the configured one; a failing LLM falls back to
         the offline generator with ``degraded=True``.
         """
         from huddle_ai.feedback import suggest
 
-        if not isinstance(request, SuggestRequest):
-            with validated():
-                request = SuggestRequest(solution_id=request, huddle_id=huddle_id, text=text, k=k)
-        elif huddle_id is not None or text is not None:
-            raise InvalidInputError("give a SuggestRequest or its fields, not both")
         configured, fallback = self.generators
         chosen = generator if generator is not None else configured
         if fallback is None and chosen is not configured:
@@ -282,107 +258,44 @@ class HuddleAI:
             self.store,
             self.embedder,
             org,
-            solution_id=request.solution_id,
-            text=request.text,
-            huddle_id=request.huddle_id,
+            solution_id=solution_id,
+            text=text,
+            huddle_id=huddle_id,
             generator=chosen,
             fallback=fallback,
             token_budget=self.settings.context_token_budget,
-            k=request.k,
+            k=k,
             cache=self.context_cache,
         )
 
     # -- matching ----------------------------------------------------------
 
-    def match_reviewers(self, org: str, request: MatchRequest | str) -> ReviewAssignment:
+    def match_reviewers(self, org: str, huddle_id: str, **options: Any) -> ReviewAssignment:
         """Exactly k reviewers per solution of a huddle, optimal total affinity, explained.
 
-        ``request`` is a :class:`MatchRequest`, or a huddle id (every option at its default).
+        Options: see :func:`huddle_ai.matching.match_reviewers`.
         """
-        from huddle_ai.matching import Weights, match_reviewers
+        from huddle_ai.matching import match_reviewers
 
-        if isinstance(request, str):
-            with validated():
-                request = MatchRequest(huddle_id=request)
-        return match_reviewers(
-            self.store,
-            org,
-            request.huddle_id,
-            k=request.k,
-            min_load=request.min_load,
-            max_load=request.max_load,
-            reviewers=request.reviewers,
-            weights=Weights.parse(request.weights),
-            same_team_conflict=request.same_team_conflict,
-            do_not_pair=request.do_not_pair,
-            forced=request.forced,
-            fairness=request.fairness,
-            floor=request.floor,
-            now=request.now,
-            half_life_days=request.half_life_days,
-            time_limit=request.time_limit,
-        )
+        return match_reviewers(self.store, org, huddle_id, **options)
 
-    def next_reviewers(self, org: str, request: NextReviewersRequest | str) -> NextReviewers:
-        """Who should review this solution now, given open loads: a
-        :class:`NextReviewersRequest`, or a solution id (no open loads)."""
-        from huddle_ai.matching import Weights, next_reviewers
+    def next_reviewers(self, org: str, solution_id: str, **options: Any) -> NextReviewers:
+        """Who should review this solution now, given open loads (``open_loads=``)."""
+        from huddle_ai.matching import next_reviewers
 
-        if isinstance(request, str):
-            with validated():
-                request = NextReviewersRequest(solution_id=request)
-        return next_reviewers(
-            self.store,
-            org,
-            request.solution_id,
-            n=request.n,
-            open_loads=request.open_loads,
-            max_load=request.max_load,
-            reviewers=request.reviewers,
-            exclude=request.exclude,
-            weights=Weights.parse(request.weights),
-            same_team_conflict=request.same_team_conflict,
-            do_not_pair=request.do_not_pair,
-            balance=request.balance,
-            now=request.now,
-            half_life_days=request.half_life_days,
-        )
+        return next_reviewers(self.store, org, solution_id, **options)
 
-    def match_partners(self, org: str, request: PartnersRequest | None = None) -> PartnerMatching:
+    def match_partners(self, org: str, **options: Any) -> PartnerMatching:
         """Partner pairs (``group_size=2``) or groups, avoiding repeats and conflicts."""
-        from huddle_ai.matching import Weights, match_partners
+        from huddle_ai.matching import match_partners
 
-        request = request if request is not None else PartnersRequest()
-        return match_partners(
-            self.store,
-            org,
-            learners=request.learners,
-            huddle_id=request.huddle_id,
-            group_size=request.group_size,
-            weights=Weights.parse(request.weights),
-            same_team_conflict=request.same_team_conflict,
-            do_not_pair=request.do_not_pair,
-            past_pairs=request.past_pairs,
-            avoid_repeats=request.avoid_repeats,
-            now=request.now,
-            half_life_days=request.half_life_days,
-        )
+        return match_partners(self.store, org, **options)
 
-    def affinity_scores(self, org: str, request: AffinityRequest | None = None) -> Affinity:
+    def affinity_scores(self, org: str, **options: Any) -> Affinity:
         """The learner x solution affinity matrix the review assignment optimises."""
-        from huddle_ai.matching import Weights, affinity_scores
+        from huddle_ai.matching import affinity_scores
 
-        request = request if request is not None else AffinityRequest()
-        return affinity_scores(
-            self.store,
-            org,
-            huddle_id=request.huddle_id,
-            learners=request.learners,
-            solutions=request.solutions,
-            weights=Weights.parse(request.weights),
-            now=request.now,
-            half_life_days=request.half_life_days,
-        )
+        return affinity_scores(self.store, org, **options)
 
     def accountability(self, *, clock: Clock | None = None) -> Accountability:
         """The accountability loop (commitments, follow-ups, risk) on this engine's database."""
