@@ -36,6 +36,7 @@ class ImportReport:
     checkins: int
     events: int
     seconds: float
+    duplicate_events: int = 0  # skipped: already stored, or repeated in the input
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -46,6 +47,11 @@ class ImportReport:
             f"imported {self.enrollments} enrollments, {self.commitments} commitments, "
             f"{self.checkins} check-ins, {self.events} events in {self.seconds:.2f}s"
             + (f" ({rate:,.0f} events/min)" if self.events else "")
+            + (
+                f"; {self.duplicate_events} duplicate events skipped"
+                if self.duplicate_events
+                else ""
+            )
         )
 
 
@@ -169,11 +175,12 @@ def import_parsed(
         for _, k in sorted(parsed.checkins, key=lambda lr: lr[1].created_at or now):
             if k.status in _CLOSING:
                 q.set_status(s, org, k.commitment_id, k.status)
-        q.insert_events(
+        inserted, duplicates = q.insert_events(
             s,
             org,
             [
                 {
+                    "event_id": e.id,
                     "learner_id": e.learner_id,
                     "type": e.type,
                     "at": e.at,
@@ -189,8 +196,9 @@ def import_parsed(
         len(parsed.enrollments),
         len(parsed.commitments),
         len(parsed.checkins),
-        len(parsed.events),
+        inserted,
         time.perf_counter() - start,
+        duplicates,
     )
 
 

@@ -86,9 +86,13 @@ class CheckinRecord(_Record):
 
 
 class EventRecord(_Record):
-    """One learner activity; ``peer_id`` is who received feedback or a comment."""
+    """One learner activity; ``peer_id`` is who received feedback or a comment.
+
+    Stored once: an event with the ``id`` of one already stored (or, without an
+    ``id``, the same learner, type, instant and huddle) is skipped on import."""
 
     kind: Literal["event"] = "event"
+    id: RecordId | None = None
     learner_id: RecordId
     type: EventType
     at: AwareDatetime

@@ -77,7 +77,7 @@ class Database:
             cfg.set_main_option("script_location", str(MIGRATIONS))
             cfg.attributes["engine"] = self.engine
             try:
-                command.upgrade(cfg, "head")
+                command.upgrade(cfg, "heads")  # independent branches (records, accountability)
             except SQLAlchemyError as exc:
                 raise ConfigurationError(f"database {self.safe_url}: {exc}") from exc
             self._migrated = True

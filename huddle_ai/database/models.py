@@ -110,8 +110,14 @@ class Event(Base):
     count: Mapped[int] = mapped_column(Integer, default=1)
     huddle_id: Mapped[str | None] = mapped_column(ID)
     peer_id: Mapped[str | None] = mapped_column(ID)  # who received feedback / a comment
+    event_id: Mapped[str | None] = mapped_column(ID)  # the platform's id, when it sent one
+    # one row per event: a digest of the event id, else of learner/type/time/huddle
+    dedup: Mapped[str] = mapped_column(String(32))
 
-    __table_args__ = (Index("ix_event_learner_at", "org", "learner_id", "at"),)
+    __table_args__ = (
+        Index("ix_event_learner_at", "org", "learner_id", "at"),
+        Index("ux_event_dedup", "org", "dedup", unique=True),
+    )
 
 
 class Followup(Base):
