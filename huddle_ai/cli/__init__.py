@@ -11,17 +11,10 @@ import sys
 import typer
 from pydantic import ValidationError
 
+from huddle_ai.cli.app import app
 from huddle_ai.errors import HuddleAIError, InvalidInputError
 
 __all__ = ["app", "main", "run"]
-
-app = typer.Typer(
-    name="huddle-ai",
-    help="AI feedback and context engine for action-based learning huddles.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
 
 
 def _register() -> None:

@@ -14,7 +14,7 @@ import typer
 from huddle_ai.accountability import Accountability, FollowupPolicy, evaluate_risk
 from huddle_ai.accountability.followups import enqueue_sweep
 from huddle_ai.accountability.synthetic import generate_cohorts
-from huddle_ai.cli import app
+from huddle_ai.cli.app import app
 from huddle_ai.cli.common import DataDirOpt, JsonOpt, OrgOpt, print_json, settings
 from huddle_ai.database import Database, resolve_url, scratch_database
 

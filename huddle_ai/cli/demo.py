@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from huddle_ai.cli import app
+from huddle_ai.cli.app import app
 from huddle_ai.cli.common import engine, print_json, settings
 from huddle_ai.cli.records import _summary, show_similar
 from huddle_ai.demo import DEMO_ORG, demo_path

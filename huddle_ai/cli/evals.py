@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from huddle_ai.cli import app
+from huddle_ai.cli.app import app
 from huddle_ai.cli.common import JsonOpt, engine, print_json, settings
 from huddle_ai.errors import InvalidInputError
 

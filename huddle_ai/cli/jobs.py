@@ -9,7 +9,7 @@ import typer
 from redis import Redis
 
 from huddle_ai import broker, jobs, webhooks
-from huddle_ai.cli import app
+from huddle_ai.cli.app import app
 from huddle_ai.cli.common import DataDirOpt, JsonOpt, OrgOpt, print_json, settings
 from huddle_ai.errors import ConfigurationError, InvalidInputError
 

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from huddle_ai.cli import app
+from huddle_ai.cli.app import app
 from huddle_ai.cli.common import DataDirOpt, JsonOpt, OrgOpt, engine, print_json
 from huddle_ai.errors import InvalidInputError
 from huddle_ai.matching import (

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from huddle_ai.cli import app
+from huddle_ai.cli.app import app
 from huddle_ai.cli.common import DataDirOpt, JsonOpt, OrgOpt, engine, print_json, progress_bar
 from huddle_ai.errors import ImportRejectedError, InvalidInputError
 from huddle_ai.formats import read_file

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from huddle_ai.cli import app
+from huddle_ai.cli.app import app
 from huddle_ai.cli.common import DataDirOpt, JsonOpt, OrgOpt, engine, print_json, progress_bar
 
 

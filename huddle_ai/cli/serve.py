@@ -18,7 +18,7 @@ import uvicorn
 
 from huddle_ai import broker
 from huddle_ai.api import KeyRing, create_app, hash_key
-from huddle_ai.cli import app
+from huddle_ai.cli.app import app
 from huddle_ai.cli.common import DataDirOpt, OrgOpt, settings
 from huddle_ai.limits import server_config
 from huddle_ai.records import validate_org
