@@ -180,15 +180,22 @@ def cli() -> str:
             subs = ", ".join(f"`{n}`" for n in sorted(command.commands))
             lines.append(f"Subcommands: {subs}.\n\n")
             continue
-        usage = " ".join(command.collect_usage_pieces(ctx))
+        usage = " ".join(
+            ["[OPTIONS]"]
+            + [
+                p.name.upper() if p.required else f"[{p.name.upper()}]"
+                for p in command.params
+                if getattr(p, "param_type_name", "") == "argument" and p.name
+            ]
+        )
         lines.append(f"Usage: `{path} {usage}`\n\n")
         rows = []
         for param in command.params:
-            if isinstance(param, click.Argument):
-                required = "required" if param.required else "optional"
-                rows.append(f"| `{param.human_readable_name}` | argument, {required} |\n")
-                continue
             record = param.get_help_record(ctx)
+            if getattr(param, "param_type_name", "") == "argument":
+                meaning = record[1] if record else ("[required]" if param.required else "")
+                rows.append(f"| `{str(param.name).upper()}` | {_cell(meaning)} |\n")
+                continue
             if record is None:
                 continue
             rows.append(f"| `{_cell(record[0])}` | {_cell(record[1])} |\n")
