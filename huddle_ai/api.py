@@ -446,7 +446,7 @@ def create_app(
 
     from huddle_ai.accountability.api import router as accountability_router
 
-    app.include_router(accountability_router(settings))
+    app.include_router(accountability_router(settings, conn=conn))
 
     app.add_middleware(
         RequestLimits,

@@ -13,21 +13,28 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import UTC
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+from redis import Redis
 from sqlalchemy.exc import SQLAlchemyError
 
-from huddle_ai.accountability.records import AccountabilityRecord
+from huddle_ai.accountability.records import AccountabilityRecord, CommitmentStatus
+from huddle_ai.accountability.requests import (
+    CheckinRequest,
+    CommitRequest,
+    DraftRequest,
+    FollowupRequest,
+    StatusRequest,
+)
 from huddle_ai.accountability.service import Accountability
 from huddle_ai.api import Org
 from huddle_ai.api import _reference_errors as _record_errors
 from huddle_ai.database import Database, resolve_url
-from huddle_ai.errors import ConfigurationError, ImportRejectedError
-from huddle_ai.records import RecordId
+from huddle_ai.errors import ConfigurationError, ImportRejectedError, InvalidInputError
 from huddle_ai.settings import Settings
 
 __all__ = ["DraftBody", "RecordsBody", "router"]
@@ -44,26 +51,32 @@ class RecordsBody(BaseModel):
     )
 
 
-class DraftBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+DraftBody = DraftRequest
 
-    step: str = Field(
-        min_length=1, max_length=2000, description="A suggestion's next step or the learner's plan."
-    )
-    learner_id: RecordId
-    due_at: AwareDatetime | None = Field(None, description="When it is due (ISO 8601, with zone).")
-    huddle_id: RecordId | None = None
-    partner_id: RecordId | None = None
-    solution_id: RecordId | None = None
-    cue: str | None = Field(None, min_length=1, max_length=500, description='The "When ..." part.')
-    source: str = Field("next_step", pattern="^(next_step|plan)$")
+_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$"
+Cohort = Annotated[str | None, Query(max_length=128, pattern=_ID_PATTERN)]
+LearnerQ = Annotated[str | None, Query(max_length=128, pattern=_ID_PATTERN)]
+StatusQ = Annotated[CommitmentStatus | None, Query()]
+CommitmentId = Annotated[str, PathParam(max_length=128, pattern=_ID_PATTERN)]
 
 
-Cohort = Annotated[str | None, Query(max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")]
+def _field_errors(pairs: list[tuple[str | None, str]]) -> JSONResponse:
+    """A 422 in FastAPI's shape, each error at its body field."""
+    detail = [
+        {"type": "invalid_field", "loc": ["body", f] if f else ["body"], "msg": msg}
+        for f, msg in pairs
+    ]
+    return JSONResponse({"detail": detail}, 422)
 
 
-def router(settings: Settings, *, service: Callable[[], Accountability] | None = None) -> APIRouter:
-    """The endpoints over the settings' database (or ``service()``'s)."""
+def router(
+    settings: Settings,
+    *,
+    conn: Redis | None = None,
+    service: Callable[[], Accountability] | None = None,
+) -> APIRouter:
+    """The endpoints over the settings' database (or ``service()``'s); ``conn``
+    is the Redis the follow-ups are scheduled on."""
     lock = threading.Lock()
     opened: list[Accountability] = []
 
@@ -88,6 +101,7 @@ def router(settings: Settings, *, service: Callable[[], Accountability] | None =
         413: {"description": "Body too large."},
         422: {"description": "A record or field is invalid (named); nothing was written."},
     }
+    _NOT_FOUND = {"description": "No such commitment in this organization."}
     r = APIRouter(prefix="/v1/orgs/{org}/accountability", tags=["accountability"])
 
     @r.post("/records", responses=responses)
@@ -113,18 +127,76 @@ def router(settings: Settings, *, service: Callable[[], Accountability] | None =
     def draft(org: Org, body: DraftBody) -> dict[str, object]:
         """Write a next step (or plan) as "When ..., I will ..." and list what it still lacks
         (date, owner, a concrete verb). Nothing is stored."""
-        due = body.due_at.astimezone(UTC) if body.due_at else None
-        d = acct().draft(
-            body.step,
-            learner_id=body.learner_id,
-            huddle_id=body.huddle_id,
-            due_at=due,
-            cue=body.cue,
-            partner_id=body.partner_id,
-            solution_id=body.solution_id,
-            source=body.source,
+        return acct().draft_request(body).as_dict()
+
+    def redis() -> Redis:
+        if conn is None:
+            raise ConfigurationError("no job queue: follow-ups cannot be scheduled")
+        return conn
+
+    @r.post("/commitments", status_code=201, responses=responses)
+    def commit(org: Org, body: CommitRequest) -> Any:
+        """Draft a next step as "When ..., I will ...", check it and store it as an open
+        commitment; with ``schedule`` its follow-ups go on the scheduler. A draft that
+        lacks a date, an owner or an action (or names a vague verb, unless
+        ``allow_vague``) is a 422 naming the field; nothing is stored."""
+        a = acct()
+        draft = a.draft_request(body)
+        if blocking := a.blocking(draft, allow_vague=body.allow_vague):
+            return _field_errors([(i.field, i.message) for i in blocking])
+        try:
+            rec, draft, jobs = guarded(
+                lambda: a.commit_request(org, body, redis() if body.schedule else None)
+            )
+        except ImportRejectedError as exc:
+            return _field_errors([(e.field, e.reason) for e in exc.errors])
+        except InvalidInputError as exc:
+            field = str(exc).partition(": ")[0]
+            return _field_errors(
+                [(field if field in CommitRequest.model_fields else None, str(exc))]
+            )
+        out = {
+            "commitment": rec.model_dump(mode="json", exclude={"kind"}),
+            "draft": draft.as_dict(),
+        }
+        return JSONResponse({**out, "scheduled": jobs}, 201)
+
+    @r.get("/commitments", responses=responses)
+    def commitments(
+        org: Org, learner_id: LearnerQ = None, status: StatusQ = None
+    ) -> list[dict[str, Any]]:
+        """The organization's commitments, soonest due first."""
+        result: list[dict[str, Any]] = guarded(
+            lambda: acct().commitments(org, learner_id=learner_id, status=status)
         )
-        return d.as_dict()
+        return result
+
+    @r.patch("/commitments/{commitment_id}", responses={**responses, 404: _NOT_FOUND})
+    def set_status(org: Org, commitment_id: CommitmentId, body: StatusRequest) -> Any:
+        """Set a commitment's status (``done``, ``partly``, ``missed``, ``dropped``, ``open``)."""
+        return guarded(lambda: acct().set_status(org, commitment_id, body))
+
+    @r.post(
+        "/commitments/{commitment_id}/checkins",
+        status_code=201,
+        responses={**responses, 404: _NOT_FOUND},
+    )
+    def checkin(org: Org, commitment_id: CommitmentId, body: CheckinRequest) -> Any:
+        """Record a check-in by the learner (``self``) or their partner; a closing status
+        (done, partly, missed, dropped) closes the commitment."""
+        try:
+            rec = guarded(lambda: acct().checkin_request(org, commitment_id, body))
+        except ImportRejectedError as exc:
+            return _field_errors([(e.field, e.reason) for e in exc.errors])
+        return JSONResponse(rec.model_dump(mode="json", exclude={"kind"}), 201)
+
+    @r.post("/followups", responses={**responses, 503: {"description": "No job queue."}})
+    def followups(org: Org, body: FollowupRequest) -> dict[str, Any]:
+        """Schedule the follow-ups of every open commitment (of one huddle, or all) on
+        rq's scheduler, and keep a periodic sweep running (idempotent: call it again
+        after a deploy or an outage)."""
+        result: dict[str, Any] = guarded(lambda: acct().followups(redis(), org, body))
+        return result
 
     @r.get("/risk", responses=responses)
     def risk(org: Org, cohort: Cohort = None) -> list[dict[str, object]]:

@@ -47,6 +47,7 @@ _LEAD = re.compile(
     r"you could\s+)",
     re.I,
 )
+_ISSUE_FIELDS = {"no_date": "due_at", "past_date": "due_at", "no_owner": "learner_id"}
 _INTENTION = re.compile(r"^\s*(when|if|on|after|before|every)\b.+\bI will\b", re.I | re.S)
 
 
@@ -56,6 +57,11 @@ class DraftIssue:
 
     code: str  # no_date | no_owner | vague_verb | past_date | too_long | no_action
     message: str
+
+    @property
+    def field(self) -> str:
+        """The request field to fix."""
+        return _ISSUE_FIELDS.get(self.code, "step")
 
 
 @dataclass(frozen=True)
@@ -83,7 +89,9 @@ class CommitmentDraft:
             "solution_id": self.solution_id,
             "source": self.source,
             "ready": self.ready,
-            "issues": [{"code": i.code, "message": i.message} for i in self.issues],
+            "issues": [
+                {"code": i.code, "field": i.field, "message": i.message} for i in self.issues
+            ],
         }
 
 

@@ -7,18 +7,19 @@ database, and send through the worker's webhook settings; the logic lives in
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from rq import get_current_job
 
 from huddle_ai import webhooks
-from huddle_ai.accountability.clock import ManualClock
+from huddle_ai.accountability.clock import ManualClock, SystemClock
 from huddle_ai.accountability.followups import FollowupPolicy, WebhookSender, run_step
+from huddle_ai.accountability.periodic import tick
 from huddle_ai.accountability.service import Accountability
 from huddle_ai.errors import ConfigurationError
 
-__all__ = ["followup_job", "sweep_job"]
+__all__ = ["followup_job", "sweep_job", "sweep_tick_job"]
 
 
 def _service(now: datetime, policy: FollowupPolicy) -> tuple[Accountability, WebhookSender]:
@@ -64,3 +65,21 @@ def sweep_job(org: str, now: str, policy: dict[str, Any]) -> dict[str, Any]:
     acct, sender = _service(datetime.fromisoformat(now), FollowupPolicy.from_json(policy))
     sent = acct.sweep(sender, org)
     return {"org": org, "sent": [e["type"] for e in sent]}
+
+
+def sweep_tick_job(org: str, at: str, every_s: float, policy: dict[str, Any]) -> dict[str, Any]:
+    """One tick of the periodic sweep: queue the next tick, then sweep as of ``at``."""
+    when = datetime.fromisoformat(at)
+    acct, sender = _service(when, FollowupPolicy.from_json(policy))
+    done = tick(
+        acct.db,
+        sender.conn,
+        sender,
+        org,
+        at=when,
+        every=timedelta(seconds=every_s),
+        policy=acct.policy,
+        risk=acct.risk_in,
+        clock=SystemClock(),
+    )
+    return {**done, "sent": [e["type"] for e in done["sent"]]}

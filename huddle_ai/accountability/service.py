@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,24 +13,47 @@ from redis import Redis
 from sqlalchemy.orm import Session
 
 from huddle_ai.accountability.clock import Clock, SystemClock
-from huddle_ai.accountability.drafting import CommitmentDraft, draft_commitment
+from huddle_ai.accountability.drafting import CommitmentDraft, DraftIssue, draft_commitment
 from huddle_ai.accountability.features import LearnerFeatures, compute_features
 from huddle_ai.accountability.followups import FollowupPolicy, WebhookSender, schedule, sweep
 from huddle_ai.accountability.health import CommunityHealth, community_health
 from huddle_ai.accountability.importer import ImportReport, import_lines, import_parsed
+from huddle_ai.accountability.periodic import start_sweeps
 from huddle_ai.accountability.records import (
     CheckinRecord,
     CommitmentRecord,
     ParsedFile,
 )
+from huddle_ai.accountability.requests import (
+    CheckinRequest,
+    CommitRequest,
+    DraftRequest,
+    FollowupRequest,
+    StatusRequest,
+)
 from huddle_ai.accountability.risk import HeuristicRisk, LearnerRisk, RiskModel, fit_risk_model
 from huddle_ai.database import Database
 from huddle_ai.database import accountability as q
+from huddle_ai.database.models import Commitment
 from huddle_ai.errors import InvalidInputError, NotFoundError
 from huddle_ai.records import validate_org
 from huddle_ai.suggestion import SuggestionBody
 
 __all__ = ["Accountability"]
+
+
+def _commitment_dict(c: Commitment) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "learner_id": c.learner_id,
+        "huddle_id": c.huddle_id,
+        "solution_id": c.solution_id,
+        "text": c.text,
+        "due_at": c.due_at.isoformat(),
+        "partner_id": c.partner_id,
+        "status": c.status,
+    }
+
 
 _REQUIRED = {"no_date", "no_owner", "past_date", "no_action"}
 
@@ -80,6 +103,23 @@ class Accountability:
     ) -> CommitmentDraft:
         return self.draft(suggestion.next_step, learner_id=learner_id, source="next_step", **kw)
 
+    def draft_request(self, req: DraftRequest) -> CommitmentDraft:
+        return self.draft(
+            req.step,
+            learner_id=req.learner_id,
+            huddle_id=req.huddle_id,
+            due_at=req.due_at.astimezone(UTC) if req.due_at else None,
+            cue=req.cue,
+            partner_id=req.partner_id,
+            solution_id=req.solution_id,
+            source=req.source,
+        )
+
+    @staticmethod
+    def blocking(draft: CommitmentDraft, *, allow_vague: bool = False) -> list[DraftIssue]:
+        """The issues that keep ``draft`` from becoming a commitment."""
+        return [i for i in draft.issues if i.code in _REQUIRED or not allow_vague]
+
     def commit(
         self,
         org: str,
@@ -89,15 +129,21 @@ class Accountability:
         allow_vague: bool = False,
     ) -> CommitmentRecord:
         """Store a draft as an open commitment (a draft without date or owner is refused;
-        a vague one unless ``allow_vague``)."""
-        blocking = [i for i in draft.issues if i.code in _REQUIRED or not allow_vague]
-        if blocking:
+        a vague one unless ``allow_vague``; an id already taken too)."""
+        if blocking := self.blocking(draft, allow_vague=allow_vague):
             raise InvalidInputError(
-                "commitment draft is not ready: " + "; ".join(i.message for i in blocking)
+                "commitment draft is not ready: "
+                + "; ".join(f"{i.field}: {i.message}" for i in blocking)
             )
         assert draft.learner_id is not None and draft.due_at is not None
         if not draft.huddle_id:
-            raise InvalidInputError("commitment draft has no huddle_id")
+            raise InvalidInputError("huddle_id: the commitment draft names no huddle")
+        if commitment_id is not None:
+            with self.db.session() as s:
+                if q.get_commitment(s, org, commitment_id) is not None:
+                    raise InvalidInputError(
+                        f"commitment_id: {commitment_id!r} exists in {org!r}; choose another id"
+                    )
         rec = CommitmentRecord(
             id=commitment_id or f"cm-{uuid.uuid4().hex[:16]}",
             learner_id=draft.learner_id,
@@ -111,6 +157,43 @@ class Accountability:
         parsed = ParsedFile(commitments=[(1, rec)])
         import_parsed(self.db, org, parsed, now=self.clock.now(), source="commitment")
         return rec
+
+    def commit_request(
+        self, org: str, req: CommitRequest, conn: Redis | None = None
+    ) -> tuple[CommitmentRecord, CommitmentDraft, list[str]]:
+        """Draft, check and store a commitment; with ``conn`` and ``req.schedule``
+        its follow-ups go on the scheduler. Returns it, its draft and the job ids."""
+        validate_org(org)
+        draft = self.draft_request(req)
+        rec = self.commit(org, draft, commitment_id=req.commitment_id, allow_vague=req.allow_vague)
+        jobs = schedule(conn, org, rec.id, rec.due_at, self.policy) if conn and req.schedule else []
+        return rec, draft, jobs
+
+    def checkin_request(self, org: str, commitment_id: str, req: CheckinRequest) -> CheckinRecord:
+        self._existing(org, commitment_id)
+        return self.checkin(
+            org,
+            commitment_id,
+            author=req.author,
+            status=req.status,
+            reflection=req.reflection,
+            checkin_id=req.checkin_id,
+        )
+
+    def _existing(self, org: str, commitment_id: str) -> dict[str, Any]:
+        validate_org(org)
+        with self.db.session() as s:
+            c = q.get_commitment(s, org, commitment_id)
+            if c is None:
+                raise NotFoundError(f"no commitment {commitment_id!r} in {org!r}")
+            return _commitment_dict(c)
+
+    def set_status(self, org: str, commitment_id: str, req: StatusRequest) -> dict[str, Any]:
+        """Set a commitment's status (e.g. the facilitator closes it as dropped)."""
+        self._existing(org, commitment_id)
+        with self.db.session() as s:
+            q.set_status(s, org, commitment_id, req.status)
+        return self._existing(org, commitment_id)
 
     def checkin(
         self,
@@ -140,18 +223,7 @@ class Accountability:
     def commitments(self, org: str, **filters: Any) -> list[dict[str, Any]]:
         validate_org(org)
         with self.db.session() as s:
-            return [
-                {
-                    "id": c.id,
-                    "learner_id": c.learner_id,
-                    "huddle_id": c.huddle_id,
-                    "text": c.text,
-                    "due_at": c.due_at.isoformat(),
-                    "partner_id": c.partner_id,
-                    "status": c.status,
-                }
-                for c in q.commitments(s, org, **filters)
-            ]
+            return [_commitment_dict(c) for c in q.commitments(s, org, **filters)]
 
     # -- follow-ups -----------------------------------------------------------------
     def subscribe(self, org: str, url: str | None) -> None:
@@ -168,12 +240,29 @@ class Accountability:
             due = c.due_at
         return schedule(conn, org, commitment_id, due, self.policy)
 
-    def schedule_open(self, conn: Redis, org: str) -> int:
+    def schedule_open(self, conn: Redis, org: str, *, huddle_id: str | None = None) -> int:
+        """Put the follow-ups of every open commitment (of one huddle) on the scheduler."""
+        validate_org(org)
         with self.db.session() as s:
-            todo = [(c.id, c.due_at) for c in q.commitments(s, org, status="open")]
+            todo = [
+                (c.id, c.due_at)
+                for c in q.commitments(s, org, status="open")
+                if huddle_id is None or c.huddle_id == huddle_id
+            ]
         for cid, due in todo:
             schedule(conn, org, cid, due, self.policy)
         return len(todo)
+
+    def start_sweeps(self, conn: Redis, org: str, every: timedelta) -> str:
+        """Keep a periodic sweep running for ``org`` (idempotent); its tick job id."""
+        return start_sweeps(conn, org, every=every, policy=self.policy, now=self.clock.now())
+
+    def followups(self, conn: Redis, org: str, req: FollowupRequest) -> dict[str, Any]:
+        """Schedule open commitments' follow-ups and keep the periodic sweep running."""
+        n = self.schedule_open(conn, org, huddle_id=req.huddle_id)
+        every = req.sweep_every_s
+        tick = self.start_sweeps(conn, org, timedelta(seconds=every)) if every else None
+        return {"org": org, "huddle_id": req.huddle_id, "scheduled": n, "sweep_job": tick}
 
     def sweep(self, sender: WebhookSender | None, org: str) -> list[dict[str, Any]]:
         return sweep(

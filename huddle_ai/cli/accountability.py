@@ -7,16 +7,26 @@ from __future__ import annotations
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
+from pydantic import BaseModel, ValidationError
+from redis import Redis
 
-from huddle_ai.accountability import Accountability, FollowupPolicy, evaluate_risk
-from huddle_ai.accountability.followups import enqueue_sweep
+from huddle_ai.accountability import Accountability, evaluate_risk
+from huddle_ai.accountability.requests import (
+    CheckinRequest,
+    CommitRequest,
+    FollowupRequest,
+    StatusRequest,
+)
 from huddle_ai.accountability.synthetic import generate_cohorts
 from huddle_ai.cli.app import app
 from huddle_ai.cli.common import DataDirOpt, JsonOpt, OrgOpt, print_json, settings
 from huddle_ai.database import Database, resolve_url, scratch_database
+from huddle_ai.errors import InvalidInputError
+
+M = TypeVar("M", bound=BaseModel)
 
 group = typer.Typer(
     help="Commitments, check-ins, follow-ups and early warning.", no_args_is_help=True
@@ -63,9 +73,7 @@ def draft(
     as_json: JsonOpt = False,
 ) -> None:
     """Draft a commitment as "When ..., I will ..." and say what it still lacks."""
-    due_at = datetime.fromisoformat(due) if due else None
-    if due_at is not None and due_at.tzinfo is None:
-        due_at = due_at.replace(tzinfo=UTC)
+    due_at = _due(due)
     acct = Accountability(Database("sqlite://"))
     d = acct.draft(
         step, learner_id=learner, huddle_id=huddle, due_at=due_at, partner_id=partner, cue=cue
@@ -76,6 +84,115 @@ def draft(
     typer.echo(d.text)
     for issue in d.issues:
         typer.echo(f"  missing: {issue.message}")
+
+
+def _due(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        due_at = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInputError(f"--due: not an ISO 8601 date and time: {value!r}") from exc
+    return due_at if due_at.tzinfo is not None else due_at.replace(tzinfo=UTC)
+
+
+def _redis(data_dir: Path | None) -> Redis:
+    from huddle_ai import broker
+
+    conf = settings(data_dir)
+    return broker.connect(broker.resolve_url(conf.redis_url, conf.data_dir))
+
+
+def _request(model: type[M], **fields: object) -> M:
+    """A request model from the options, an invalid one as one line naming the option."""
+    try:
+        return model.model_validate({k: v for k, v in fields.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or "input"
+        raise InvalidInputError(f"--{where.replace('_', '-')}: {first['msg']}") from exc
+
+
+@group.command("commit")
+def commit(
+    step: Annotated[str, typer.Argument(help="A next step or the learner's own plan.")],
+    org: OrgOpt,
+    learner: Annotated[str, typer.Option("--learner", help="Who commits.")],
+    huddle: Annotated[str, typer.Option("--huddle")],
+    due: Annotated[str, typer.Option("--due", help="ISO 8601 due date and time.")],
+    partner: Annotated[str | None, typer.Option("--partner")] = None,
+    cue: Annotated[str | None, typer.Option("--cue", help='The "When ..." situation.')] = None,
+    commitment_id: Annotated[str | None, typer.Option("--id", help="Its id.")] = None,
+    allow_vague: Annotated[bool, typer.Option("--allow-vague")] = False,
+    no_schedule: Annotated[
+        bool, typer.Option("--no-schedule", help="Do not schedule its follow-ups.")
+    ] = False,
+    as_json: JsonOpt = False,
+    data_dir: DataDirOpt = None,
+    database_url: UrlOpt = None,
+) -> None:
+    """Draft, check and store a commitment, and schedule its follow-ups."""
+    req = _request(
+        CommitRequest,
+        step=step,
+        learner_id=learner,
+        huddle_id=huddle,
+        due_at=_due(due),
+        partner_id=partner,
+        cue=cue,
+        commitment_id=commitment_id,
+        allow_vague=allow_vague,
+        schedule=not no_schedule,
+    )
+    conn = _redis(data_dir) if req.schedule else None
+    rec, _, jobs = _service(data_dir, database_url).commit_request(org, req, conn)
+    if as_json:
+        print_json({"commitment": rec.model_dump(mode="json"), "scheduled": jobs})
+        return
+    typer.echo(f"{rec.id}: {rec.text} (due {rec.due_at.isoformat()})")
+
+
+@group.command("checkin")
+def checkin(
+    commitment_id: Annotated[str, typer.Argument(help="The commitment.")],
+    org: OrgOpt,
+    status: Annotated[str, typer.Option("--status", help="done|partly|missed|dropped|on_track")],
+    author: Annotated[str, typer.Option("--author", help="self or partner")] = "self",
+    reflection: Annotated[str, typer.Option("--reflection")] = "",
+    data_dir: DataDirOpt = None,
+    database_url: UrlOpt = None,
+) -> None:
+    """Record a check-in on a commitment by the learner or their partner."""
+    req = _request(CheckinRequest, author=author, status=status, reflection=reflection)
+    rec = _service(data_dir, database_url).checkin_request(org, commitment_id, req)
+    typer.echo(f"{rec.id}: {rec.author} check-in on {commitment_id}: {rec.status}")
+
+
+@group.command("status")
+def set_status(
+    commitment_id: Annotated[str, typer.Argument(help="The commitment.")],
+    status: Annotated[str, typer.Argument(help="open|done|partly|missed|dropped")],
+    org: OrgOpt,
+    data_dir: DataDirOpt = None,
+    database_url: UrlOpt = None,
+) -> None:
+    """Set a commitment's status."""
+    c = _service(data_dir, database_url).set_status(
+        org, commitment_id, _request(StatusRequest, status=status)
+    )
+    typer.echo(f"{c['id']}: {c['status']}")
+
+
+@group.command("commitments")
+def commitments(
+    org: OrgOpt,
+    learner: Annotated[str | None, typer.Option("--learner")] = None,
+    status: Annotated[str | None, typer.Option("--status")] = None,
+    data_dir: DataDirOpt = None,
+    database_url: UrlOpt = None,
+) -> None:
+    """List commitments, soonest due first."""
+    print_json(_service(data_dir, database_url).commitments(org, learner_id=learner, status=status))
 
 
 @group.command("subscribe")
@@ -91,17 +208,21 @@ def subscribe(
 
 
 @group.command("schedule")
-def schedule(org: OrgOpt, data_dir: DataDirOpt = None, database_url: UrlOpt = None) -> None:
-    """Put every open commitment's follow-ups on rq's scheduler (idempotent), and
-    queue a sweep that catches up anything already due."""
-    from huddle_ai import broker
-
-    conf = settings(data_dir)
-    conn = broker.connect(broker.resolve_url(conf.redis_url, conf.data_dir))
-    acct = _service(data_dir, database_url)
-    n = acct.schedule_open(conn, org)
-    enqueue_sweep(conn, org, datetime.now(UTC), FollowupPolicy())
-    typer.echo(f"scheduled follow-ups of {n} open commitments of {org!r}")
+def schedule(
+    org: OrgOpt,
+    huddle: Annotated[str | None, typer.Option("--huddle", help="Only this huddle's.")] = None,
+    every: Annotated[
+        float, typer.Option("--every", help="Periodic sweep every N seconds (0: none).")
+    ] = 3600.0,
+    data_dir: DataDirOpt = None,
+    database_url: UrlOpt = None,
+) -> None:
+    """Put every open commitment's follow-ups on rq's scheduler and keep a periodic
+    sweep running (idempotent: run it again after a deploy or an outage)."""
+    req = _request(FollowupRequest, huddle_id=huddle, sweep_every_s=every or None)
+    out = _service(data_dir, database_url).followups(_redis(data_dir), org, req)
+    sweep = f"; sweep every {every:g}s ({out['sweep_job']})" if out["sweep_job"] else ""
+    typer.echo(f"scheduled follow-ups of {out['scheduled']} open commitments of {org!r}{sweep}")
 
 
 @group.command("risk")
