@@ -23,6 +23,71 @@ from huddle_ai import FakeEmbedder, HuddleAI, SentenceTransformerEmbedder, Store
 from huddle_ai.demo import DEMO_ORG, demo_path
 from huddle_ai.fake_llm import FakeLLM
 
+# -- test tiers: marked from the fixtures a test uses, so test files need no edits --------
+
+# fixtures that start a server, open a socket or load the real model
+INTEGRATION_FIXTURES = frozenset(
+    {
+        "server",  # the fake LLM: a real local HTTP server
+        "llm",
+        "real_embedder",
+        "demo_hai",
+        "chroma_url",
+        "redis_url",
+        "spare_redis_url",
+        "postgres",
+        "pg_database",
+        "own_redis",
+        "receiver",
+        "api",
+        "ov",
+        "site",
+        "results",
+    }
+)
+LIVE_LLM_FIXTURES = frozenset({"live_llm_url"})
+
+
+def tier(fixtures: set[str], markers: set[str], params: dict[str, object]) -> str:
+    """``live_llm``, ``integration`` or ``unit`` for a test using ``fixtures``.
+
+    Embedded Chroma and SQLite in a temporary directory are in-process, like a
+    fake: a test that only uses them is a unit test.
+    """
+    if "live_llm" in markers or fixtures & LIVE_LLM_FIXTURES:
+        return "live_llm"
+    if (
+        "slow" in markers
+        or "integration" in markers
+        or fixtures & INTEGRATION_FIXTURES
+        or "postgresql" in params.values()
+    ):
+        return "integration"
+    return "unit"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    live = os.environ.get("HUDDLE_AI_TEST_LLM_URL")
+    skip_live = pytest.mark.skip(reason="set HUDDLE_AI_TEST_LLM_URL to an LLM endpoint to run")
+    for item in items:
+        markers = {m.name for m in item.iter_markers()}
+        callspec = getattr(item, "callspec", None)
+        params = dict(callspec.params) if callspec is not None else {}
+        name = tier(set(getattr(item, "fixturenames", ())), markers, params)
+        if name not in markers:
+            item.add_marker(name)
+        if name == "live_llm" and not live:
+            item.add_marker(skip_live)
+
+
+@pytest.fixture(scope="session")
+def live_llm_url() -> str:
+    """The OpenAI-compatible endpoint HUDDLE_AI_TEST_LLM_URL names (live_llm tests only)."""
+    url = os.environ.get("HUDDLE_AI_TEST_LLM_URL")
+    if not url:
+        pytest.skip("set HUDDLE_AI_TEST_LLM_URL to an LLM endpoint to run")
+    return url
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -125,3 +190,23 @@ def redis_url() -> Iterator[str]:
     server.start()
     yield f"redis://127.0.0.1:{server.port}/13"
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def spare_redis_url(redis_url: str) -> Iterator[str]:
+    """A second database on the session's Redis server, claimed as ``redis_url`` is
+    (empty, then marked) and emptied afterwards: for tests whose queue counts must not
+    see the rest of the suite. Never a database number picked blindly."""
+    import redis
+
+    base = redis_url.rsplit("/", 1)[0]
+    for n in (12, 3, 2, 1, 0):
+        url = f"{base}/{n}"
+        if url == redis_url:
+            continue
+        conn = redis.Redis.from_url(url, socket_connect_timeout=0.5)
+        if conn.dbsize() == 0 and conn.set("hai-test-suite-owner", "1", nx=True):
+            yield url
+            conn.flushdb()
+            return
+    pytest.fail(f"no empty Redis database left to claim on {base}")

@@ -190,9 +190,9 @@ def test_csv_imports_never_crash_or_write_partly(
 
 @pytest.fixture(scope="module")
 def server(
-    redis_url: str, tmp_path_factory: pytest.TempPathFactory
+    spare_redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[httpx.Client, redis.Redis]]:
-    url = redis_url.rsplit("/", 1)[0] + "/12"
+    url = spare_redis_url
     conn = flushed(url)
     conf = api_settings(url, tmp_path_factory.mktemp("fuzz-api"))
     with (

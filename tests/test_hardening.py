@@ -49,9 +49,9 @@ def api_settings(redis_url: str, tmp_path: Path, **extra: Any) -> Settings:
 
 
 @pytest.fixture
-def own_redis(redis_url: str) -> str:
+def own_redis(spare_redis_url: str) -> str:
     """The session's Redis server, on a database of its own (queue counts stay exact)."""
-    return redis_url.rsplit("/", 1)[0] + "/12"
+    return spare_redis_url
 
 
 @pytest.fixture
