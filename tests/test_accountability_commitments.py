@@ -198,9 +198,10 @@ def test_partner_checkin_needs_a_partner(api: tuple[str, Path, redis.Redis]) -> 
     assert reply.status_code == 422 and reply.json()["detail"][0]["loc"][-1] == "author"
 
 
-def test_cli_commit_checkin_status(tmp_path: Path) -> None:
+def test_cli_commit_checkin_status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from huddle_ai.cli import run
 
+    monkeypatch.setenv("HUDDLE_AI_EMBEDDING_BACKEND", "fake")
     args = ["--org", "acme", "--data-dir", str(tmp_path)]
     lines = [
         json.dumps({"kind": "enrollment", "learner_id": x, "cohort": "c"}) for x in ("ana", "ben")
@@ -218,3 +219,4 @@ def test_cli_commit_checkin_status(tmp_path: Path) -> None:
     assert run(["accountability", "checkin", "cm-9", *args, "--status", "great"]) == 2
     assert run(["accountability", "status", "cm-9", "dropped", *args]) == 0
     assert run(["accountability", "status", "cm-0", "dropped", *args]) == 1  # not found
+    assert run(["accountability", "health", *args, "--match"]) == 0

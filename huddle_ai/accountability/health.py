@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
 from huddle_ai.accountability.features import CommitmentRow, EventRow
+from huddle_ai.accountability.pairing import PairingSuggestion, pair_isolated
+from huddle_ai.store import Store
 
 __all__ = ["CommunityHealth", "community_health"]
 
@@ -26,17 +28,24 @@ class CommunityHealth:
     no_feedback_yet: list[str]  # submitted, received nothing
     commitment_completion_rate: float | None  # done (partly counts half) of closed
     commitments_closed: int
-    pairing_suggestions: list[tuple[str, str]]  # (isolated, a generous giver)
+    pairing_suggestions: list[PairingSuggestion]  # a partner for each isolated learner
 
     def as_dict(self) -> dict[str, object]:
         out = asdict(self)
-        out["pairing_suggestions"] = [list(p) for p in self.pairing_suggestions]
+        out["pairing_suggestions"] = [p.as_dict() for p in self.pairing_suggestions]
         return out
 
 
 def community_health(
-    learners: Sequence[str], events: Iterable[EventRow], commitments: Iterable[CommitmentRow]
+    org: str,
+    learners: Sequence[str],
+    events: Iterable[EventRow],
+    commitments: Iterable[CommitmentRow],
+    *,
+    store: Store | None = None,
 ) -> CommunityHealth:
+    """Health of ``learners``; with ``store`` the isolated are paired through the
+    partner matcher (:mod:`~huddle_ai.accountability.pairing`)."""
     members = set(learners)
     pairs: set[tuple[str, str]] = set()
     given: dict[str, int] = defaultdict(int)
@@ -63,10 +72,8 @@ def community_health(
     closed = [s for _, s, _ in commitments if s in ("done", "partly", "missed", "dropped")]
     kept = sum(1.0 if s == "done" else 0.5 if s == "partly" else 0.0 for s in closed)
     isolated = sorted(members - touched)
-    givers = sorted((g for g in given if g in members), key=lambda g: (-given[g], g))
-    suggestions = (
-        [(lid, givers[i % len(givers)]) for i, lid in enumerate(isolated)] if givers else []
-    )
+    connected = sorted(members & touched)
+    suggestions = pair_isolated(org, isolated, connected, given, store=store)
     return CommunityHealth(
         learners=len(members),
         feedback_pairs=len(pairs),

@@ -37,6 +37,7 @@ from huddle_ai.database import accountability as q
 from huddle_ai.database.models import Commitment
 from huddle_ai.errors import InvalidInputError, NotFoundError
 from huddle_ai.records import validate_org
+from huddle_ai.store import Store
 from huddle_ai.suggestion import SuggestionBody
 
 __all__ = ["Accountability"]
@@ -313,7 +314,11 @@ class Accountability:
         """One learner's risk inside an open unit of work (used by the follow-ups)."""
         return self._model(s, org).score(self._features(s, org, [learner_id], now))[0]
 
-    def health(self, org: str, *, cohort: str | None = None) -> CommunityHealth:
+    def health(
+        self, org: str, *, cohort: str | None = None, store: Store | None = None
+    ) -> CommunityHealth:
+        """Community health; with the organization's record ``store`` the isolated
+        are paired through the partner matcher, else with the most generous givers."""
         validate_org(org)
         now = self.clock.now()
         with self.db.session() as s:
@@ -324,4 +329,4 @@ class Accountability:
                 for c in q.commitments(s, org)
                 if c.learner_id in set(members)
             ]
-        return community_health(members, events, comm)
+        return community_health(org, members, events, comm, store=store)

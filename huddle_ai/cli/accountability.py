@@ -22,7 +22,7 @@ from huddle_ai.accountability.requests import (
 )
 from huddle_ai.accountability.synthetic import generate_cohorts
 from huddle_ai.cli.app import app
-from huddle_ai.cli.common import DataDirOpt, JsonOpt, OrgOpt, print_json, settings
+from huddle_ai.cli.common import DataDirOpt, JsonOpt, OrgOpt, engine, print_json, settings
 from huddle_ai.database import Database, resolve_url, scratch_database
 from huddle_ai.errors import InvalidInputError
 
@@ -247,12 +247,18 @@ def risk(
 def health(
     org: OrgOpt,
     cohort: Annotated[str | None, typer.Option("--cohort")] = None,
+    match: Annotated[
+        bool,
+        typer.Option("--match", help="Pair the isolated through the partner matcher (store)."),
+    ] = False,
     data_dir: DataDirOpt = None,
     database_url: UrlOpt = None,
 ) -> None:
     """Community health: reciprocity, isolated learners, time to first feedback,
     commitment completion, pairing suggestions for the isolated."""
-    print_json(_service(data_dir, database_url).health(org, cohort=cohort).as_dict())
+    store = engine(data_dir).store if match else None
+    report = _service(data_dir, database_url).health(org, cohort=cohort, store=store)
+    print_json(report.as_dict())
 
 
 @group.command("risk-eval")
