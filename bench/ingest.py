@@ -8,6 +8,10 @@ noise. Then the unchanged corpus is ingested again (nothing to embed).
 
     python bench/ingest.py                        # 1,000 solutions (about 1 minute)
     python bench/ingest.py --n 2000 --backend openvino
+    python bench/ingest.py --database-url postgresql://postgres@127.0.0.1:5432/test
+
+The records go to SQLite in the temporary directory, or to a scratch database
+created (and dropped) on the PostgreSQL server ``--database-url`` names.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from _machine import machine
 from sentence_transformers import SentenceTransformer
 
 from huddle_ai import HuddleAI, Store
+from huddle_ai.database import scratch_database
 from huddle_ai.embeddings import Embedder, SentenceTransformerEmbedder, default_model_path
 from huddle_ai.ingest import parsed_from
 
@@ -45,15 +50,19 @@ def main() -> None:
     ap.add_argument("--parts", type=int, default=4)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--backend", choices=["torch", "openvino"], default="torch")
+    ap.add_argument("--database-url", default=None, help="a PostgreSQL server for the records")
     args = ap.parse_args()
     info = machine()
 
     corpus = make_corpus(args.n, learners=50)
     records = corpus.records
     raw = SentenceTransformer(str(default_model_path()), device="cpu", local_files_only=True)
-    with tempfile.TemporaryDirectory() as tmp:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        scratch_database(args.database_url, Path(tmp)) as db,
+    ):
         embedder = build_embedder(args.backend, args.batch, Path(tmp) / "ov")
-        hai = HuddleAI(embedder=embedder, store=Store.embedded(Path(tmp), embedder.id))
+        hai = HuddleAI(embedder=embedder, store=Store.embedded(Path(tmp), embedder.id, db))
         warm = [r.embed_text() for r in records[:32]]
         raw.encode(warm, batch_size=args.batch, normalize_embeddings=True)
         embedder.embed(warm)
@@ -95,6 +104,7 @@ def main() -> None:
         "texts": len(records),
         "backend": embedder.id,
         "batch": args.batch,
+        "records": db.engine.dialect.name,
         "ingest": {
             "texts_per_s": round(ingest_tps, 1),
             "seconds": round(ingest_s, 2),

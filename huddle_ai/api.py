@@ -31,6 +31,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from huddle_ai import __version__, jobs, webhooks
+from huddle_ai.database import Database, resolve_url
 from huddle_ai.errors import (
     ConfigurationError,
     HuddleAIError,
@@ -137,12 +138,14 @@ class KeyRing:
 
 
 def stored_ids(settings: Settings) -> StoredIds:
-    """What the API checks references against: the store the workers write to."""
+    """What the API checks references against: the record database the workers write to
+    (one engine for the app; no connection until the first look-up)."""
+    database = Database(resolve_url(settings.database_url, settings.data_dir))
     if settings.chroma_url:
         url = settings.chroma_url
-        return StoredIds(lambda embedder: Store.server(url, embedder))
+        return StoredIds(lambda embedder: Store.server(url, embedder, database))
     data_dir = settings.data_dir
-    return StoredIds(lambda embedder: Store.embedded(data_dir, embedder))
+    return StoredIds(lambda embedder: Store.embedded(data_dir, embedder, database))
 
 
 # -- request and response bodies ------------------------------------------------
@@ -446,7 +449,7 @@ def create_app(
 
     from huddle_ai.accountability.api import router as accountability_router
 
-    app.include_router(accountability_router(settings, conn=conn))
+    app.include_router(accountability_router(settings))
 
     app.add_middleware(
         RequestLimits,

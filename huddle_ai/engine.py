@@ -13,11 +13,17 @@ from typing import IO, TYPE_CHECKING, Any
 
 from huddle_ai.context import ContextCache
 from huddle_ai.database import Database, resolve_url
-from huddle_ai.embeddings import Embedder, FakeEmbedder, Progress, SentenceTransformerEmbedder
-from huddle_ai.errors import ConfigurationError, NotFoundError
+from huddle_ai.embeddings import (
+    Embedder,
+    FakeEmbedder,
+    Progress,
+    SentenceTransformerEmbedder,
+    Vectors,
+)
+from huddle_ai.errors import BackendMismatchError, ConfigurationError, NotFoundError
 from huddle_ai.formats import Parsed, read_file, write_jsonl
 from huddle_ai.ingest import IngestReport, ingest, parsed_from
-from huddle_ai.records import AnyRecord, Feedback, Solution, validate_org
+from huddle_ai.records import AnyRecord, Solution, validate_org
 from huddle_ai.reindex import ReindexReport, reindex
 from huddle_ai.retrieval import SimilarResult, similar
 from huddle_ai.settings import Settings
@@ -67,10 +73,13 @@ def build_embedder(settings: Settings) -> Embedder:
     )
 
 
-def build_store(settings: Settings, embedder: Embedder) -> Store:
+def build_store(settings: Settings, embedder: Embedder, database: Database | None = None) -> Store:
+    """The vector index the settings name over ``database`` (default: the settings')."""
+    if database is None:
+        database = Database(resolve_url(settings.database_url, settings.data_dir))
     if settings.chroma_url:
-        return Store.server(settings.chroma_url, embedder.id)
-    return Store.embedded(settings.data_dir, embedder.id)
+        return Store.server(settings.chroma_url, embedder.id, database)
+    return Store.embedded(settings.data_dir, embedder.id, database)
 
 
 def build_generators(settings: Settings, embedder: Embedder) -> tuple[Generator, Generator | None]:
@@ -116,16 +125,20 @@ class HuddleAI:
     ) -> None:
         self.settings = settings if settings is not None else Settings.model_construct()
         self.embedder = embedder if embedder is not None else build_embedder(self.settings)
-        self.store = store if store is not None else build_store(self.settings, self.embedder)
-        self._generators: tuple[Generator, Generator | None] | None = None
-        # learners and labelled histories, valid until the store's next write
-        self.context_cache = ContextCache()
-        # the relational store; no connection is made until it is first used
+        # the relational store (the store's, when one is given); no connection until first use
+        if database is None and store is not None and store.database is not None:
+            database = store.database
         self.database = (
             database
             if database is not None
             else Database(resolve_url(self.settings.database_url, self.settings.data_dir))
         )
+        self.store = (
+            store if store is not None else build_store(self.settings, self.embedder, self.database)
+        )
+        self._generators: tuple[Generator, Generator | None] | None = None
+        # learners and labelled histories, valid until the store's next write
+        self.context_cache = ContextCache()
 
     # -- ingest ------------------------------------------------------------
 
@@ -191,19 +204,35 @@ class HuddleAI:
         the feedback on their solutions (it quotes and describes their work)."""
         validate_org(org)
         learner = self.store.get(org, "learner", [learner_id])
-        solutions = [r.id for r in self.store.find(org, "solution", {"learner_id": learner_id})]
+        solutions = self.store.ids(org, "solution", {"learner_id": learner_id})
         if not learner and not solutions:
             raise NotFoundError(f"learner {learner_id!r} not found in organization {org!r}")
-        written = {r.id for r in self.store.find(org, "feedback", {"author_id": learner_id})}
+        written = set(self.store.ids(org, "feedback", {"author_id": learner_id}))
         received: set[str] = set()
         if solutions:
-            found = self.store.find(org, "feedback", {"solution_id": {"$in": solutions}})
-            received = {r.id for r in found if isinstance(r, Feedback)}
+            received = set(self.store.ids(org, "feedback", {"solution_id": {"$in": solutions}}))
         feedback = sorted(written | received)
-        self.store.delete(org, "feedback", feedback)
-        self.store.delete(org, "solution", solutions)
-        self.store.delete(org, "learner", [learner_id])
+        # one transaction in the database, then the index
+        self.store.remove(
+            org, {"feedback": feedback, "solution": solutions, "learner": list(learner)}
+        )
         return DeletionReport(org, len(learner), len(solutions), len(feedback))
+
+    def sync_index(self, org: str | None = None) -> dict[str, int]:
+        """Repair the vector index after an interrupted write, for ``org`` or every
+        organization with pending entries; returns index entries repaired per org."""
+        if org is not None:
+            return {org: self.store.sync(validate_org(org), self._embed)}
+        done: dict[str, int] = {}
+        for o in self.store.pending_orgs():
+            try:
+                done[o] = self.store.sync(o, self._embed)
+            except BackendMismatchError:
+                continue  # indexed by another embedder: its reindex settles it
+        return done
+
+    def _embed(self, texts: Sequence[str]) -> Vectors:
+        return self.embedder.embed(list(texts))
 
     def delete_org(self, org: str) -> None:
         if not self.store.delete_org(validate_org(org)):

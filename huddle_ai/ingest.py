@@ -3,7 +3,10 @@
 The plan is computed before anything is written: bad lines, duplicate ids and
 unresolved references are collected first. An atomic ingest with any bad line
 writes nothing. Unchanged records (same id, same content hash) are skipped
-without being embedded; changed ones are re-embedded and overwritten.
+without being embedded; changed ones are re-embedded and overwritten. The
+records are written in one database transaction, then indexed
+(:meth:`Store.put`); an ingest first repairs what an interrupted earlier one
+left for the index (:meth:`Store.sync`).
 """
 
 from __future__ import annotations
@@ -133,8 +136,9 @@ def _resolve(
 
 
 class StoredIds:
-    """Which ids an organization has stored, whatever embedder indexed it: what the
-    HTTP API checks references against without loading a model.
+    """Which ids an organization has stored (in the record database), whatever
+    embedder indexed it: what the HTTP API checks references against without
+    loading a model.
 
     ``open_store(embedder_id)`` opens the deployment's store (embedded or server)
     for that embedder id; a store is opened per look-up, so an organization
@@ -151,9 +155,8 @@ class StoredIds:
         def known(kind: Kind, ids: list[str]) -> set[str]:
             if not ids:
                 return set()
-            if "org" not in stores:
-                embedder = self._open("").embedder_of(org)
-                stores["org"] = None if embedder is None else self._open(embedder)
+            if "org" not in stores:  # the records are in the database: any embedder id will do
+                stores["org"] = self._open("")
             store = stores["org"]
             return set() if store is None else set(store.hashes(org, kind, ids))
 
@@ -186,6 +189,7 @@ def ingest(
     validate_org(org)
     started = time.perf_counter()
     report = IngestReport(org=org)
+    store.sync(org, lambda texts: embedder.embed(list(texts)))
     records, errors = check(parsed, store_lookup(store, org))
     if errors and not skip_invalid:
         raise ImportRejectedError(parsed.source, errors)
@@ -217,18 +221,7 @@ def ingest(
     report.embed_seconds = time.perf_counter() - t0
     report.embedded = len(texts)
 
-    offset = 0
-    for kind in KINDS:  # parents before children
-        items = plan[kind]
-        if items:
-            store.upsert(
-                org,
-                kind,
-                [rec for rec, _ in items],
-                vectors[offset : offset + len(items)],
-                [h for _, h in items],
-            )
-        offset += len(items)
+    store.put(org, todo, vectors)  # one transaction, parents before children
     report.seconds = time.perf_counter() - started
     return report
 

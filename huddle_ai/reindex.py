@@ -1,19 +1,21 @@
-"""Reindexing: re-embed every stored text of an organization with another embedder.
+"""Reindexing: rebuild an organization's vector index from its records alone.
 
 Switching embedding backends (``torch`` to ``openvino``, or another model)
 changes every vector, and the store refuses to mix them
 (:class:`~huddle_ai.errors.BackendMismatchError`). A reindex rebuilds the
-organization's collections from what is stored: records, hashes and texts are
-kept, only the vectors change. Nothing needs to be re-imported. Run it while
-nothing else writes to the organization.
+organization's collections from the record database: records and hashes are
+kept, only the vectors change, and an index that was lost is rebuilt the same
+way. Nothing needs to be re-imported. Run it while nothing else writes to the
+organization.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from huddle_ai.embeddings import Embedder, Progress
+from huddle_ai.embeddings import Embedder, Progress, Vectors
 from huddle_ai.errors import ConfigurationError, NotFoundError
 from huddle_ai.records import validate_org
 from huddle_ai.store import Store
@@ -66,14 +68,19 @@ def reindex(
         )
     started = time.perf_counter()
     store.recover(org)
-    previous = store.backends(org)
-    if not previous:
+    if org not in store.orgs():
         raise NotFoundError(f"organization {org!r} not found")
+    previous = store.backends(org)
     report = ReindexReport(org, sorted(str(p) for p in previous), embedder.id)
+
+    def embed(texts: Sequence[str]) -> Vectors:
+        return embedder.embed(list(texts))
+
     if previous == {embedder.id} and not force:
+        store.sync(org, embed)  # what an interrupted write left, if anything
         report.seconds = time.perf_counter() - started
         return report
-    counts = store.reembed(org, lambda texts: embedder.embed(list(texts)), progress)
+    counts = store.reembed(org, embed, progress)
     report.counts = {str(k): v for k, v in counts.items()}
     report.seconds = time.perf_counter() - started
     return report

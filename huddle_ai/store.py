@@ -1,28 +1,43 @@
-"""The vector store: the only module that talks to Chroma.
+"""The record store: records in the relational database, vectors in Chroma.
 
-Each organization has its own four collections (``hai-{org}-huddles``,
-``-learners``, ``-solutions``, ``-feedback``), so a query for one organization
-can only ever reach that organization's collections: isolation by
-construction, not by a metadata filter. Each item keeps its full record as JSON
-(for lossless export), its content hash (for idempotent ingest) and a few
-scalar fields for metadata look-ups.
+The database (:mod:`huddle_ai.database`) is the system of record: every
+record, its content hash and its relations. Chroma is an index that can be
+rebuilt from it: per item a vector, the content hash it was built from and the
+few fields queries filter on. This module is the only one that talks to
+Chroma and it reaches the database only through :mod:`huddle_ai.database`.
 
+A write is one database transaction (records, a new generation, and outbox
+entries naming what the index must catch up on), then the index write, then a
+small transaction that clears those entries. A crash between the two leaves
+outbox entries behind; :meth:`Store.sync` (run by the next ingest and by the
+worker on start) brings the index up to date from the records, keyed by content
+hash, so running it twice does nothing more.
+
+Each organization has its own four collections (``hai-{org}-huddle``, ...) and
+every query names the organization: isolation by construction in both stores.
 Every collection records the embedder id it was built with; opening it with
 another embedder raises :class:`BackendMismatchError`.
+
+A data directory written before the database held the records (records only as
+JSON in Chroma metadata) is copied into the database once, when the store is
+opened; its collections are then marked so it never happens again.
 """
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
 
 import numpy as np
 from numpy.typing import NDArray
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
+from huddle_ai.database import Database, default_url
+from huddle_ai.database import records as rows
 from huddle_ai.errors import BackendMismatchError, ConfigurationError, StoreError
 from huddle_ai.records import AnyRecord, Feedback, RecordAdapter, Solution, validate_org
 
@@ -30,11 +45,16 @@ __all__ = ["KINDS", "Hit", "Kind", "Store"]
 
 Kind = Literal["huddle", "learner", "solution", "feedback"]
 KINDS: tuple[Kind, ...] = ("huddle", "learner", "solution", "feedback")
+Embed = Callable[[Sequence[str]], NDArray[np.float32]]
 _PREFIX = "hai-"
 # reindex staging and swap-out names; not "hai-", so orgs() and queries never see them
 _STAGED = "haistaged-"
 _RETIRED = "hairetired-"
 _PAGE = 2000
+# collection metadata: the records of this collection live in the database
+_MARK = "records"
+_MARK_VALUE = "sql"
+_WHOLE_ORG = ("org", "")  # outbox entry: drop the organization's collections
 
 
 @dataclass(frozen=True)
@@ -49,32 +69,45 @@ def _collection_name(org: str, kind: Kind, prefix: str = _PREFIX) -> str:
     return f"{prefix}{validate_org(org)}-{kind}"
 
 
-def _scalars(record: AnyRecord) -> dict[str, str | float | int | bool]:
-    meta: dict[str, str | float | int | bool] = {}
+def _scalars(record: AnyRecord, content_hash: str) -> dict[str, str | float | int | bool]:
+    """What the index keeps of a record: its hash and the fields queries filter on."""
+    meta: dict[str, str | float | int | bool] = {"hash": content_hash}
     if isinstance(record, Solution):
-        meta = {"huddle_id": record.huddle_id, "learner_id": record.learner_id}
+        meta.update(huddle_id=record.huddle_id, learner_id=record.learner_id)
     elif isinstance(record, Feedback):
-        meta = {
-            "solution_id": record.solution_id,
-            "author_id": record.author_id,
-            "author_role": record.author_role.value,
-        }
+        meta.update(
+            solution_id=record.solution_id,
+            author_id=record.author_id,
+            author_role=record.author_role.value,
+        )
         if record.helpfulness is not None:
             meta["helpfulness"] = record.helpfulness
     return meta
 
 
-class Store:
-    """Per-organization Chroma collections, embedded or on a server."""
+def _parse(payload: str) -> AnyRecord:
+    return RecordAdapter.validate_json(payload)
 
-    def __init__(self, client: Any, embedder_id: str) -> None:
+
+class Store:
+    """An organization's records (database) and their vector index (Chroma).
+
+    ``database`` is the system of record; a store opened without one (an index
+    handle only) can count and query nothing but raises on record reads.
+    """
+
+    def __init__(self, client: Any, embedder_id: str, database: Database | None = None) -> None:
         self._client = client
         self.embedder_id = embedder_id
+        self.database = database
         self._collections: dict[str, Any] = {}
         self._max_batch = int(client.get_max_batch_size())
+        if database is not None:
+            self._backfill()
 
     @classmethod
-    def embedded(cls, path: Path, embedder_id: str) -> Store:
+    def embedded(cls, path: Path, embedder_id: str, database: Database | None = None) -> Store:
+        """Chroma under ``path``; the database is ``database`` or SQLite in ``path``."""
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
@@ -82,15 +115,20 @@ class Store:
         client = chromadb.PersistentClient(
             path=str(path / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
         )
-        return cls(client, embedder_id)
+        return cls(client, embedder_id, database or Database(default_url(path)))
 
     @classmethod
-    def server(cls, url: str, embedder_id: str) -> Store:
+    def server(cls, url: str, embedder_id: str, database: Database | None = None) -> Store:
+        """A Chroma server; the records live in ``database`` (required)."""
         from urllib.parse import urlparse
 
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
+        if database is None:
+            raise ConfigurationError(
+                "a Chroma server needs a record database too (HUDDLE_AI_DATABASE_URL)"
+            )
         parsed = urlparse(url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise ConfigurationError(f"HUDDLE_AI_CHROMA_URL {url!r} is not an http(s) URL")
@@ -103,7 +141,21 @@ class Store:
             )
         except Exception as exc:
             raise StoreError(f"cannot reach Chroma server at {url}: {exc}") from exc
-        return cls(client, embedder_id)
+        return cls(client, embedder_id, database)
+
+    # -- the database --------------------------------------------------------
+
+    @contextmanager
+    def _unit(self) -> Iterator[Session]:
+        """One transaction; a database failure becomes a one-line StoreError."""
+        if self.database is None:
+            raise ConfigurationError("this store was opened without its record database")
+        try:
+            with self.database.session() as s:
+                yield s
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise StoreError(f"database {self.database.safe_url}: {reason}") from exc
 
     # -- collections -------------------------------------------------------
 
@@ -116,7 +168,7 @@ class Store:
             col = self._client.get_or_create_collection(
                 name,
                 configuration={"hnsw": {"space": "cosine"}},
-                metadata={"embedder": self.embedder_id, "org": org, "kind": kind},
+                metadata={"embedder": self.embedder_id, "org": org, "kind": kind, _MARK: "sql"},
                 embedding_function=None,
             )
         else:
@@ -134,108 +186,87 @@ class Store:
         return col
 
     def orgs(self) -> list[str]:
-        """Every organization that has at least one collection."""
-        names = [getattr(c, "name", c) for c in self._client.list_collections()]
-        found = {n[len(_PREFIX) :].rsplit("-", 1)[0] for n in names if n.startswith(_PREFIX)}
-        return sorted(found)
+        """Every organization that has records."""
+        with self._unit() as s:
+            return rows.orgs(s)
 
     def embedder_of(self, org: str) -> str | None:
-        """The embedder id an organization was indexed with, if it exists."""
+        """The embedder id an organization was indexed with, if it has an index."""
         for kind in KINDS:
-            try:
-                col = self._client.get_collection(
-                    _collection_name(org, kind), embedding_function=None
-                )
-            except Exception:
-                continue
-            return cast(str | None, (col.metadata or {}).get("embedder"))
+            col = self._raw(_collection_name(org, kind))
+            if col is not None:
+                return cast(str | None, (col.metadata or {}).get("embedder"))
         return None
 
     # -- generation: a token that changes on every write --------------------
 
     def generation(self, org: str) -> str:
-        """A token that changes whenever ``org``'s records change, in any process.
+        """A token that changes whenever ``org``'s records or index change, in any process.
 
         Caches of per-organization reads (histories, learners) stay valid while it
-        is unchanged. It lives in the huddle collection's metadata.
+        is unchanged. It is renewed inside each write's transaction and again once
+        the index has caught up.
         """
-        try:
-            col = self._client.get_collection(
-                _collection_name(org, "huddle"), embedding_function=None
-            )
-        except Exception:
-            return "none"
-        return str((col.metadata or {}).get("generation", "initial"))
+        with self._unit() as s:
+            return rows.generation(s, validate_org(org)) or "none"
 
-    def _bump(self, org: str) -> None:
-        col = self._collection(org, "huddle")
-        assert col is not None
-        meta = dict(col.metadata or {})
-        meta["generation"] = uuid.uuid4().hex
-        col.modify(metadata=meta)
-
-    # -- reads --------------------------------------------------------------
+    # -- reads: records ------------------------------------------------------
 
     def count(self, org: str, kind: Kind) -> int:
+        """Items in the organization's index of ``kind`` (equal to its records once synced)."""
         col = self._collection(org, kind, create=False)
         return 0 if col is None else int(col.count())
 
     def hashes(self, org: str, kind: Kind, ids: Sequence[str]) -> dict[str, str]:
         """Content hashes of the given ids that are stored."""
-        col = self._collection(org, kind, create=False)
-        out: dict[str, str] = {}
-        if col is None or not ids:
-            return out
-        for start in range(0, len(ids), _PAGE):
-            got = col.get(ids=list(ids[start : start + _PAGE]), include=["metadatas"])
-            for i, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
-                out[i] = str(meta.get("hash", ""))
-        return out
+        if not ids:
+            return {}
+        with self._unit() as s:
+            return rows.hashes(s, validate_org(org), kind, ids)
 
     def get(self, org: str, kind: Kind, ids: Sequence[str]) -> dict[str, AnyRecord]:
-        col = self._collection(org, kind, create=False)
-        if col is None or not ids:
+        if not ids:
             return {}
-        out: dict[str, AnyRecord] = {}
-        for start in range(0, len(ids), _PAGE):
-            got = col.get(ids=list(ids[start : start + _PAGE]), include=["metadatas"])
-            for i, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
-                out[i] = RecordAdapter.validate_json(str(meta["record"]))
-        return out
+        with self._unit() as s:
+            found = rows.get(s, validate_org(org), kind, ids)
+        return {i: _parse(payload) for i, payload in found.items()}
 
     def find(self, org: str, kind: Kind, where: Mapping[str, Any]) -> list[AnyRecord]:
-        """Records whose scalar metadata match ``where`` (Chroma where syntax)."""
-        col = self._collection(org, kind, create=False)
-        if col is None:
-            return []
-        got = col.get(where=dict(where), include=["metadatas"])
-        return [RecordAdapter.validate_json(str(m["record"])) for m in got["metadatas"] or []]
+        """Records whose relation fields match ``where`` (a subset of Chroma's where
+        syntax: equality, ``$in``, ``$ne``, ``$and``), oldest stored first."""
+        with self._unit() as s:
+            found = rows.find(s, validate_org(org), kind, where)
+        return [_parse(payload) for payload in found]
 
     def ids(self, org: str, kind: Kind, where: Mapping[str, Any]) -> list[str]:
-        """Ids whose scalar metadata match ``where``, oldest stored first.
+        """Ids whose relation fields match ``where``, oldest stored first."""
+        with self._unit() as s:
+            return rows.ids(s, validate_org(org), kind, where)
 
-        Reads no metadata, so it stays cheap where ``find`` would parse thousands
-        of records.
-        """
-        col = self._collection(org, kind, create=False)
-        if col is None:
-            return []
-        return list(col.get(where=dict(where), include=[])["ids"])
+    def _pages(self, org: str, kind: Kind) -> Iterator[list[tuple[int, str, str, str]]]:
+        after: tuple[int, str] | None = None
+        while True:
+            with self._unit() as s:
+                got = rows.page(s, validate_org(org), kind, after, _PAGE)
+            if got:
+                yield got
+            if len(got) < _PAGE:
+                return
+            after = (got[-1][0], got[-1][1])
 
     def all(self, org: str, kind: Kind) -> Iterator[AnyRecord]:
-        """Every record of a kind, paged."""
-        col = self._collection(org, kind, create=False)
-        if col is None:
-            return
-        offset = 0
-        while True:
-            got = col.get(include=["metadatas"], limit=_PAGE, offset=offset)
-            metas = got["metadatas"] or []
-            for meta in metas:
-                yield RecordAdapter.validate_json(str(meta["record"]))
-            if len(metas) < _PAGE:
-                return
-            offset += _PAGE
+        """Every record of a kind, oldest stored first, paged."""
+        for got in self._pages(org, kind):
+            for _seq, _id, _hash, payload in got:
+                yield _parse(payload)
+
+    def texts(self, org: str, kind: Kind) -> Iterator[tuple[str, str]]:
+        """(id, embedded text) pairs of a kind, from the records."""
+        for got in self._pages(org, kind):
+            for _seq, rid, _hash, payload in got:
+                yield rid, _parse(payload).embed_text()
+
+    # -- reads: the index ------------------------------------------------------
 
     def embeddings(
         self, org: str, kind: Kind, ids: Sequence[str]
@@ -250,17 +281,19 @@ class Store:
                 out[i] = np.asarray(emb, dtype=np.float32)
         return out
 
-    def texts(self, org: str, kind: Kind) -> Iterator[tuple[str, str]]:
-        """(id, embedded text) pairs of a kind, for reindexing."""
+    def index_hashes(self, org: str, kind: Kind) -> dict[str, str]:
+        """Every item of the index of ``kind`` with the content hash it was built from."""
         col = self._collection(org, kind, create=False)
+        out: dict[str, str] = {}
         if col is None:
-            return
+            return out
         offset = 0
         while True:
-            got = col.get(include=["documents"], limit=_PAGE, offset=offset)
-            yield from zip(got["ids"], got["documents"] or [], strict=True)
+            got = col.get(include=["metadatas"], limit=_PAGE, offset=offset)
+            for i, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
+                out[i] = str((meta or {}).get("hash", ""))
             if len(got["ids"]) < _PAGE:
-                return
+                return out
             offset += _PAGE
 
     def query(
@@ -281,19 +314,50 @@ class Store:
             query_embeddings=np.asarray(vectors, dtype=np.float32),
             n_results=n,
             where=dict(where) if where else None,
-            include=["metadatas", "distances"],
+            include=["distances"],
         )
-        out: list[list[Hit]] = []
-        for metas, dists in zip(res["metadatas"] or [], res["distances"] or [], strict=True):
-            out.append(
-                [
-                    Hit(RecordAdapter.validate_json(str(m["record"])), 1.0 - float(d))
-                    for m, d in zip(metas, dists, strict=True)
-                ]
-            )
-        return out
+        found = self.get(org, kind, sorted({i for ids in res["ids"] for i in ids}))
+        # an item whose record is gone (a removal the index has not caught up on) is no hit
+        return [
+            [Hit(found[i], 1.0 - float(d)) for i, d in zip(ids, dists, strict=True) if i in found]
+            for ids, dists in zip(res["ids"], res["distances"] or [], strict=True)
+        ]
 
     # -- writes -------------------------------------------------------------
+
+    def put(
+        self,
+        org: str,
+        items: Sequence[tuple[AnyRecord, str]],
+        vectors: NDArray[np.float32],
+    ) -> None:
+        """Write (record, content hash) pairs of any kinds and their vectors: the
+        records in one transaction (parents before children), then the index."""
+        if not items:
+            return
+        validate_org(org)
+        for kind in KINDS:  # refuses another embedder's index before anything is written
+            self._collection(org, kind)
+        by_kind: dict[Kind, list[int]] = {k: [] for k in KINDS}
+        for n, (rec, _) in enumerate(items):
+            by_kind[rec.kind].append(n)
+        entries = [(rec.kind, rec.id, h) for rec, h in items]
+        with self._unit() as s:
+            rows.touch(s, org)
+            for kind in KINDS:
+                rows.upsert(s, org, kind, [rows.row_of(*items[n]) for n in by_kind[kind]])
+            rows.add_pending(s, org, entries)
+        for kind in KINDS:
+            picked = by_kind[kind]
+            if picked:
+                self._index(
+                    org,
+                    kind,
+                    [items[n][0] for n in picked],
+                    vectors[picked],
+                    [items[n][1] for n in picked],
+                )
+        self._settle(org, entries)
 
     def upsert(
         self,
@@ -303,38 +367,78 @@ class Store:
         vectors: NDArray[np.float32],
         hashes: Sequence[str],
     ) -> None:
-        if not records:
-            return
-        col = self._collection(org, kind)
-        assert col is not None
-        for start in range(0, len(records), self._max_batch):
-            chunk = records[start : start + self._max_batch]
-            metas = []
-            for rec, h in zip(chunk, hashes[start : start + self._max_batch], strict=True):
-                meta: dict[str, str | float | int | bool] = {
-                    "record": json.dumps(rec.model_dump(mode="json"), ensure_ascii=False),
-                    "hash": h,
-                }
-                meta.update(_scalars(rec))
-                metas.append(meta)
-            col.upsert(
-                ids=[r.id for r in chunk],
-                embeddings=np.asarray(vectors[start : start + self._max_batch], dtype=np.float32),
-                documents=[r.embed_text() for r in chunk],
-                metadatas=metas,
-            )
-        self._bump(org)
+        """:meth:`put` for records of one kind."""
+        self.put(org, list(zip(records, hashes, strict=True)), vectors)
+
+    def remove(self, org: str, ids: Mapping[Kind, Sequence[str]]) -> dict[Kind, int]:
+        """Delete records of several kinds in one transaction (children first),
+        then their index entries; returns how many records each kind lost."""
+        validate_org(org)
+        entries = [(kind, i, "") for kind, got in ids.items() for i in got]
+        if not entries:
+            return {}
+        counts: dict[Kind, int] = {}
+        with self._unit() as s:
+            for kind in reversed(KINDS):
+                if ids.get(kind):
+                    counts[kind] = rows.delete_records(s, org, kind, ids[kind])
+            rows.touch(s, org)
+            rows.add_pending(s, org, entries)
+        for kind, got in ids.items():
+            self._unindex(org, kind, got)
+        self._settle(org, entries)
+        return counts
 
     def delete(self, org: str, kind: Kind, ids: Sequence[str]) -> None:
+        self.remove(org, {kind: ids})
+
+    def delete_org(self, org: str) -> bool:
+        """Delete every record and collection of an organization; False if it had none."""
+        with self._unit() as s:
+            found = rows.delete_org(s, validate_org(org))
+            rows.add_pending(s, org, [(*_WHOLE_ORG, "")])
+        found = self._drop_collections(org) or found
+        with self._unit() as s:
+            rows.clear_pending(s, org, [(*_WHOLE_ORG, "")])
+        return found
+
+    # -- the index ------------------------------------------------------------
+
+    def _index(
+        self,
+        org: str,
+        kind: Kind,
+        records: Sequence[AnyRecord],
+        vectors: NDArray[np.float32],
+        hashes: Sequence[str],
+    ) -> None:
+        col = self._collection(org, kind)
+        assert col is not None
+        step = self._max_batch
+        for start in range(0, len(records), step):
+            chunk = records[start : start + step]
+            col.upsert(
+                ids=[r.id for r in chunk],
+                embeddings=np.asarray(vectors[start : start + step], dtype=np.float32),
+                metadatas=[
+                    _scalars(r, h) for r, h in zip(chunk, hashes[start : start + step], strict=True)
+                ],
+            )
+
+    def _unindex(self, org: str, kind: Kind, ids: Sequence[str]) -> None:
         col = self._collection(org, kind, create=False)
         if col is None or not ids:
             return
         for start in range(0, len(ids), self._max_batch):
             col.delete(ids=list(ids[start : start + self._max_batch]))
-        self._bump(org)
 
-    def delete_org(self, org: str) -> bool:
-        """Drop every collection of an organization; False if it had none."""
+    def _settle(self, org: str, entries: Sequence[rows.Pending]) -> None:
+        """The index reflects ``entries``: clear them and renew the generation."""
+        with self._unit() as s:
+            rows.clear_pending(s, org, entries)
+            rows.touch(s, org)
+
+    def _drop_collections(self, org: str) -> bool:
         found = False
         for kind in KINDS:
             name = _collection_name(org, kind)
@@ -345,6 +449,99 @@ class Store:
             except Exception:
                 continue
         return found
+
+    def pending_orgs(self) -> list[str]:
+        """Organizations whose index has outbox entries to catch up on."""
+        with self._unit() as s:
+            return rows.pending_orgs(s)
+
+    def sync(self, org: str, embed: Embed) -> int:
+        """Bring ``org``'s index up to date with its records after an interrupted
+        write, from the outbox, keyed by content hash (an item the index already
+        holds with the record's hash is not embedded again). Returns the number of
+        index entries written or removed; 0 when nothing was pending."""
+        validate_org(org)
+        with self._unit() as s:
+            entries = rows.pending(s, org)
+        if not entries:
+            return 0
+        done = 0
+        if (*_WHOLE_ORG, "") in entries:
+            self._drop_collections(org)
+        by_kind: dict[Kind, list[str]] = {k: [] for k in KINDS}
+        for kind, rid, _ in entries:
+            if kind in by_kind:
+                by_kind[kind].append(rid)
+        for kind, ids in by_kind.items():
+            if not ids:
+                continue
+            with self._unit() as s:
+                current = rows.get(s, org, kind, ids)
+                stored = rows.hashes(s, org, kind, list(current))
+            gone = [i for i in ids if i not in current]
+            self._unindex(org, kind, gone)
+            indexed = self._indexed_hashes(org, kind, list(current))
+            stale = [i for i in current if indexed.get(i) != stored[i]]
+            if stale:
+                recs = [_parse(current[i]) for i in stale]
+                vectors = embed([r.embed_text() for r in recs])
+                self._index(org, kind, recs, vectors, [stored[i] for i in stale])
+            done += len(gone) + len(stale)
+        self._settle(org, entries)
+        return done
+
+    def _indexed_hashes(self, org: str, kind: Kind, ids: Sequence[str]) -> dict[str, str]:
+        col = self._collection(org, kind, create=False)
+        out: dict[str, str] = {}
+        if col is None:
+            return out
+        for start in range(0, len(ids), _PAGE):
+            got = col.get(ids=list(ids[start : start + _PAGE]), include=["metadatas"])
+            for i, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
+                out[i] = str((meta or {}).get("hash", ""))
+        return out
+
+    # -- data directories of older versions ------------------------------------
+
+    def _backfill(self) -> None:
+        """Copy records that only an older version's index holds into the database."""
+        legacy: dict[str, list[Any]] = {}
+        for col in self._client.list_collections():
+            name = getattr(col, "name", col)
+            if not str(name).startswith(_PREFIX):
+                continue
+            raw = col if hasattr(col, "metadata") else self._raw(str(name))
+            if raw is not None and (raw.metadata or {}).get(_MARK) != _MARK_VALUE:
+                legacy.setdefault(str(name)[len(_PREFIX) :].rsplit("-", 1)[0], []).append(raw)
+        for org, cols in sorted(legacy.items()):
+            self._backfill_org(org, cols)
+
+    def _backfill_org(self, org: str, cols: list[Any]) -> None:
+        order: dict[str, int] = {kind: n for n, kind in enumerate(KINDS)}
+        cols = sorted(cols, key=lambda c: order.get(str(c.name).rsplit("-", 1)[1], 9))
+        with self._unit() as s:
+            rows.touch(s, org)
+            for col in cols:
+                kind = str(col.name).rsplit("-", 1)[1]
+                if kind not in order:
+                    continue
+                offset = 0
+                while True:
+                    got = col.get(include=["metadatas"], limit=_PAGE, offset=offset)
+                    metas = got["metadatas"] or []
+                    batch = []
+                    for i, meta in zip(got["ids"], metas, strict=True):
+                        if not meta or "record" not in meta:
+                            raise StoreError(
+                                f"collection {col.name!r} item {i!r} has no record to copy"
+                            )
+                        batch.append(rows.row_of(_parse(str(meta["record"])), str(meta["hash"])))
+                    rows.upsert(s, org, kind, batch)
+                    if len(metas) < _PAGE:
+                        break
+                    offset += _PAGE
+        for col in cols:
+            col.modify(metadata={**(col.metadata or {}), _MARK: _MARK_VALUE})
 
     # -- reindex ------------------------------------------------------------
 
@@ -380,58 +577,63 @@ class Store:
     def reembed(
         self,
         org: str,
-        embed: Callable[[Sequence[str]], NDArray[np.float32]],
+        embed: Embed,
         progress: Callable[[int, int], None] | None = None,
     ) -> dict[Kind, int]:
-        """Rebuild an organization's collections with vectors from ``embed``.
+        """Rebuild an organization's collections from its records alone, with
+        vectors from ``embed``.
 
-        Every item (record, hash, scalars, embedded text) is copied page by page
-        into staging collections tagged with this store's embedder; the live
-        collections are swapped out only once all are written. Interrupted, the
-        old collections stay live (or are restored by :meth:`recover`), so no
-        record is lost and running it again finishes the job.
+        Every record is embedded page by page into staging collections tagged
+        with this store's embedder; the live collections are swapped out only
+        once all are written. Interrupted, the old collections stay live (or are
+        restored by :meth:`recover`), so nothing is lost and running it again
+        finishes the job. Outbox entries seen before the rebuild are cleared.
         """
         self.recover(org)
-        found = {kind: self._raw(_collection_name(org, kind)) for kind in KINDS}
-        sources: dict[Kind, Any] = {k: c for k, c in found.items() if c is not None}
-        total = sum(int(c.count()) for c in sources.values())
+        with self._unit() as s:
+            entries = rows.pending(s, validate_org(org))
+            total = sum(rows.count(s, org, kind) for kind in KINDS)
         done = 0
         counts: dict[Kind, int] = {}
         staged: dict[Kind, Any] = {}
-        for kind, src in sources.items():
+        for kind in KINDS:
             dst = staged[kind] = self._client.create_collection(
                 _collection_name(org, kind, _STAGED),
                 configuration={"hnsw": {"space": "cosine"}},
-                metadata={"embedder": self.embedder_id, "org": org, "kind": kind},
+                metadata={"embedder": self.embedder_id, "org": org, "kind": kind, _MARK: "sql"},
                 embedding_function=None,
             )
             counts[kind] = 0
-            offset = 0
-            while True:
-                got = src.get(include=["metadatas", "documents"], limit=_PAGE, offset=offset)
-                ids, docs = got["ids"], got["documents"] or []
-                if ids:
-                    vectors = embed(docs)
-                    for start in range(0, len(ids), self._max_batch):
-                        end = start + self._max_batch
-                        dst.upsert(
-                            ids=ids[start:end],
-                            embeddings=np.asarray(vectors[start:end], dtype=np.float32),
-                            documents=docs[start:end],
-                            metadatas=(got["metadatas"] or [])[start:end],
-                        )
-                    counts[kind] += len(ids)
-                    done += len(ids)
-                    if progress is not None:
-                        progress(done, total)
-                if len(ids) < _PAGE:
-                    break
-                offset += _PAGE
+            for got in self._pages(org, kind):
+                recs = [_parse(payload) for *_, payload in got]
+                vectors = embed([r.embed_text() for r in recs])
+                step = self._max_batch
+                for start in range(0, len(recs), step):
+                    chunk = got[start : start + step]
+                    dst.upsert(
+                        ids=[rid for _, rid, _, _ in chunk],
+                        embeddings=np.asarray(vectors[start : start + step], dtype=np.float32),
+                        metadatas=[
+                            _scalars(r, h)
+                            for r, (_, _, h, _) in zip(
+                                recs[start : start + step], chunk, strict=True
+                            )
+                        ],
+                    )
+                counts[kind] += len(recs)
+                done += len(recs)
+                if progress is not None:
+                    progress(done, total)
         # swap: every staged collection is complete; retire the old ones, then drop them
         self._forget(org)
+        retired = []
         for kind, dst in staged.items():
-            sources[kind].modify(name=_collection_name(org, kind, _RETIRED))
+            live = self._raw(_collection_name(org, kind))
+            if live is not None:
+                live.modify(name=_collection_name(org, kind, _RETIRED))
+                retired.append(kind)
             dst.modify(name=_collection_name(org, kind))
-        for kind in staged:
+        for kind in retired:
             self._client.delete_collection(_collection_name(org, kind, _RETIRED))
+        self._settle(org, entries)
         return counts

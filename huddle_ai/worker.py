@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 def init_process(settings: Settings, *, hai: HuddleAI | None = None) -> HuddleAI:
     """Build the engine once for this process and bind it to the job functions."""
     engine = hai if hai is not None else HuddleAI(settings)
+    engine.sync_index()  # what a write interrupted by a crash left for the vector index
     if hasattr(engine, "generators"):
         engine.generators  # noqa: B018 - built now, not in the first job
     jobs.bind(engine)

@@ -20,6 +20,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from huddle_ai import FakeEmbedder, HuddleAI, SentenceTransformerEmbedder, Store
+from huddle_ai.database import Database
 from huddle_ai.demo import DEMO_ORG, demo_path
 from huddle_ai.fake_llm import FakeLLM
 
@@ -46,10 +47,20 @@ INTEGRATION_FIXTURES = frozenset(
     }
 )
 LIVE_LLM_FIXTURES = frozenset({"live_llm_url"})
+# names in a test's own code that start a process or a server, or load the real model
+INTEGRATION_NAMES = frozenset(
+    {"subprocess", "Popen", "serving", "ValkeyServer", "SentenceTransformerEmbedder"}
+)
 
 
-def tier(fixtures: set[str], markers: set[str], params: dict[str, object]) -> str:
-    """``live_llm``, ``integration`` or ``unit`` for a test using ``fixtures``.
+def tier(
+    fixtures: set[str],
+    markers: set[str],
+    params: dict[str, object],
+    names: set[str] | frozenset[str] = frozenset(),
+) -> str:
+    """``live_llm``, ``integration`` or ``unit`` for a test using ``fixtures`` whose
+    code names ``names`` (``"cli+model"``: it runs the CLI without the fake backend).
 
     Embedded Chroma and SQLite in a temporary directory are in-process, like a
     fake: a test that only uses them is a unit test.
@@ -60,10 +71,28 @@ def tier(fixtures: set[str], markers: set[str], params: dict[str, object]) -> st
         "slow" in markers
         or "integration" in markers
         or fixtures & INTEGRATION_FIXTURES
+        or names & (INTEGRATION_NAMES | {"cli+model"})
         or "postgresql" in params.values()
     ):
         return "integration"
     return "unit"
+
+
+def _code_names(item: pytest.Item) -> set[str]:
+    """The names a test function's code uses, plus ``"cli+model"`` when it runs the
+    CLI in-process with no fake-backend fixture (the CLI then loads the real model)."""
+    fn = getattr(item, "function", None)
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return set()
+    names = set(code.co_names)
+    scope = getattr(fn, "__globals__", {})
+    cli = "huddle_ai.cli" in names or any(
+        getattr(scope.get(n), "__module__", None) == "huddle_ai.cli" for n in names
+    )
+    if cli and not any("fake" in f for f in getattr(item, "fixturenames", ())):
+        names.add("cli+model")
+    return names
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -73,7 +102,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         markers = {m.name for m in item.iter_markers()}
         callspec = getattr(item, "callspec", None)
         params = dict(callspec.params) if callspec is not None else {}
-        name = tier(set(getattr(item, "fixturenames", ())), markers, params)
+        name = tier(set(getattr(item, "fixturenames", ())), markers, params, _code_names(item))
         if name not in markers:
             item.add_marker(name)
         if name == "live_llm" and not live:
@@ -210,3 +239,133 @@ def spare_redis_url(redis_url: str) -> Iterator[str]:
             conn.flushdb()
             return
     pytest.fail(f"no empty Redis database left to claim on {base}")
+
+
+# -- the record database: SQLite by default, real PostgreSQL on demand ----------------
+
+PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+class PostgresDatabases:
+    """Throw-away databases on one PostgreSQL server: each created here, dropped here."""
+
+    def __init__(self, server: str) -> None:
+        from sqlalchemy import create_engine
+
+        self.admin = create_engine(server, isolation_level="AUTOCOMMIT")
+
+    def up(self) -> bool:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            with self.admin.connect():
+                return True
+        except SQLAlchemyError:
+            return False
+
+    def create(self) -> str:
+        import uuid
+
+        from sqlalchemy import text
+
+        name = f"huddle_test_{uuid.uuid4().hex[:12]}"
+        with self.admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+        return self.admin.url.set(database=name).render_as_string(hide_password=False)
+
+    def drop(self, url: str) -> None:
+        from sqlalchemy import text
+        from sqlalchemy.engine import make_url
+
+        name = make_url(url).database
+        assert name is not None and name.startswith("huddle_test_")
+        with self.admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _pg_server() -> str:
+    """HUDDLE_AI_TEST_DATABASE_URL when it names a PostgreSQL server, else the local one."""
+    from huddle_ai.database import resolve_url
+
+    url = os.environ.get("HUDDLE_AI_TEST_DATABASE_URL", "")
+    return resolve_url(url, Path(".")) if url.startswith("postgres") else PG_SERVER
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresDatabases]:
+    """The PostgreSQL server tests make their databases on (skips without one)."""
+    pg = PostgresDatabases(_pg_server())
+    if not pg.up():
+        pg.admin.dispose()
+        pytest.skip("no PostgreSQL server on 127.0.0.1:5432")
+    yield pg
+    pg.admin.dispose()
+
+
+@pytest.fixture
+def pg_database(postgres: PostgresDatabases) -> Iterator[Database]:
+    """A fresh PostgreSQL database for this test, dropped afterwards."""
+    url = postgres.create()
+    database = Database(url)
+    try:
+        yield database
+    finally:
+        database.dispose()
+        postgres.drop(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A fresh database of each kind (PostgreSQL: one created for this test, then dropped)."""
+    if request.param == "postgresql":
+        yield request.getfixturevalue("pg_database")
+        return
+    database = Database(f"sqlite:///{tmp_path / 'acct.db'}")
+    yield database
+    database.dispose()
+
+
+@pytest.fixture(scope="session")
+def _records_on_postgres() -> Iterator[dict[str, str] | None]:
+    """With HUDDLE_AI_TEST_DATABASE_URL set, every data directory's default database
+    (what ``Store.embedded`` and the settings use when no URL is configured) is a
+    throw-away PostgreSQL database instead of SQLite: the whole suite, or any test
+    file, then runs on PostgreSQL. Real subprocesses still use SQLite."""
+    if not os.environ.get("HUDDLE_AI_TEST_DATABASE_URL"):
+        yield None
+        return
+    pg = PostgresDatabases(_pg_server())
+    if not pg.up():
+        pytest.exit("HUDDLE_AI_TEST_DATABASE_URL is set but the PostgreSQL server does not answer")
+    made: dict[str, str] = {}
+
+    def url_for(data_dir: Path) -> str:
+        key = str(data_dir.resolve())
+        if key not in made:
+            made[key] = pg.create()
+        return made[key]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("huddle_ai.database.engine.default_url", url_for)
+        mp.setattr("huddle_ai.store.default_url", url_for)
+        yield made
+    for url in made.values():
+        pg.drop(url)
+    pg.admin.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _drop_test_databases(
+    request: pytest.FixtureRequest, _records_on_postgres: dict[str, str] | None
+) -> Iterator[None]:
+    """Drops the PostgreSQL databases a test's own data directories got (session-wide
+    ones, such as the demo store's, live until the session ends)."""
+    if _records_on_postgres is None:
+        yield
+        return
+    root = str(request.getfixturevalue("tmp_path").resolve())
+    yield
+    pg = PostgresDatabases(_pg_server())
+    for key in [k for k in _records_on_postgres if k.startswith(root)]:
+        pg.drop(_records_on_postgres.pop(key))
+    pg.admin.dispose()

@@ -8,7 +8,6 @@ import contextlib
 import json
 import signal
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -20,7 +19,6 @@ import redis
 from pydantic import SecretStr
 
 from huddle_ai import FakeEmbedder, HuddleAI, Store, webhooks, worker
-from huddle_ai import jobs as hai_jobs
 from huddle_ai.accountability import (
     Accountability,
     FollowupPolicy,
@@ -35,45 +33,6 @@ from huddle_ai.database import accountability as q
 from huddle_ai.demo import DEMO_ORG, demo_path
 from huddle_ai.errors import ImportRejectedError, InvalidInputError
 from huddle_ai.settings import Settings
-
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-def _postgres_up() -> bool:
-    import psycopg
-
-    try:
-        psycopg.connect(
-            "host=127.0.0.1 port=5432 user=postgres dbname=test", connect_timeout=2
-        ).close()
-    except psycopg.Error:
-        return False
-    return True
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    """A fresh database of each kind (PostgreSQL: one created for this test, then dropped)."""
-    if request.param == "sqlite":
-        database = Database(f"sqlite:///{tmp_path / 'acct.db'}")
-        yield database
-        database.dispose()
-        return
-    if not _postgres_up():
-        pytest.skip("no PostgreSQL on 127.0.0.1:5432")
-    import psycopg
-
-    name = f"huddle_test_{uuid.uuid4().hex[:12]}"
-    dsn = "host=127.0.0.1 port=5432 user=postgres dbname=test"
-    with psycopg.connect(dsn, autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')
-    database = Database(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
-    try:
-        yield database
-    finally:
-        database.dispose()
-        with psycopg.connect(dsn, autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module")
@@ -153,8 +112,6 @@ def drain(settings: Settings, hai: HuddleAI) -> None:
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
-        hai_jobs.bind(None)
-        webhooks.bind(webhooks.WebhookConfig(secret=None))
 
 
 def enroll_lines(*learners: str, cohort: str = "spring") -> list[str]:

@@ -11,12 +11,14 @@ from chromadb.config import Settings as ChromaSettings
 
 from huddle_ai import (
     BackendMismatchError,
+    ConfigurationError,
     FakeEmbedder,
     HuddleAI,
     NotFoundError,
     Store,
     parse_jsonl,
 )
+from huddle_ai.database import Database
 from tests.sample_data import ALL, write_jsonl
 
 
@@ -120,9 +122,13 @@ def test_store_refuses_vectors_from_another_backend(tmp_path: Path) -> None:
         other.similar("acme", solution_id="s-1")
 
 
-def test_server_mode_against_a_real_chroma_server(chroma_url: str, tmp_path: Path) -> None:
+def test_server_mode_against_a_real_chroma_server(
+    chroma_url: str, tmp_path: Path, db: Database
+) -> None:
     embedder = FakeEmbedder()
-    hai = HuddleAI(embedder=embedder, store=Store.server(chroma_url, embedder.id))
+    with pytest.raises(ConfigurationError, match="record database"):
+        Store.server(chroma_url, embedder.id)
+    hai = HuddleAI(embedder=embedder, store=Store.server(chroma_url, embedder.id, db))
     report = hai.ingest("srv-org", write_jsonl(tmp_path / "a.jsonl"))
     assert report.added == len(ALL)
     assert hai.ingest("srv-org", write_jsonl(tmp_path / "a.jsonl")).embedded == 0
@@ -130,10 +136,12 @@ def test_server_mode_against_a_real_chroma_server(chroma_url: str, tmp_path: Pat
     assert result.neighbors[0].solution.id == "s-2" and result.neighbors[0].same_huddle
     assert all(n.solution.id != "s-1" for n in result.neighbors)
     # a second client (another worker) sees the same data
-    second = HuddleAI(embedder=embedder, store=Store.server(chroma_url, embedder.id))
+    other_db = Database(db.url)
+    second = HuddleAI(embedder=embedder, store=Store.server(chroma_url, embedder.id, other_db))
     out = io.StringIO()
     assert second.export("srv-org", out) == len(ALL)
     second.delete_learner("srv-org", "l-ana")
     assert hai.store.get("srv-org", "solution", ["s-1"]) == {}
     hai.delete_org("srv-org")
     assert "srv-org" not in second.store.orgs()
+    other_db.dispose()

@@ -10,7 +10,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -20,7 +30,13 @@ __all__ = [
     "Commitment",
     "Enrollment",
     "Event",
+    "FeedbackRow",
     "Followup",
+    "HuddleRow",
+    "IndexPending",
+    "LearnerRow",
+    "Organization",
+    "SolutionRow",
     "Subscription",
     "UTCDateTime",
 ]
@@ -136,3 +152,75 @@ class Subscription(Base):
     __tablename__ = "subscription"
     org: Mapped[str] = mapped_column(ORG, primary_key=True)
     url: Mapped[str] = mapped_column(Text)
+
+
+# -- the core records: huddles, learners, solutions and feedback ---------------
+
+
+class Organization(Base):
+    """An organization that has records; ``generation`` is renewed by every write
+    (the token caches of its reads are keyed on)."""
+
+    __tablename__ = "organization"
+    org: Mapped[str] = mapped_column(ORG, primary_key=True)
+    generation: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class _RecordRow:
+    """What every record row holds: its key, store order, content hash and the
+    record itself as JSON (lossless export)."""
+
+    org: Mapped[str] = mapped_column(ORG, primary_key=True)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    hash: Mapped[str] = mapped_column(String(64))
+    record: Mapped[str] = mapped_column(Text)
+
+
+class HuddleRow(_RecordRow, Base):
+    __tablename__ = "huddle"
+
+
+class LearnerRow(_RecordRow, Base):
+    __tablename__ = "learner"
+
+
+class SolutionRow(_RecordRow, Base):
+    __tablename__ = "solution"
+    huddle_id: Mapped[str] = mapped_column(ID)
+    learner_id: Mapped[str] = mapped_column(ID)
+
+    __table_args__ = (
+        ForeignKeyConstraint(["org", "huddle_id"], ["huddle.org", "huddle.id"]),
+        ForeignKeyConstraint(["org", "learner_id"], ["learner.org", "learner.id"]),
+        Index("ix_solution_huddle", "org", "huddle_id", "seq"),
+        Index("ix_solution_learner", "org", "learner_id"),
+    )
+
+
+class FeedbackRow(_RecordRow, Base):
+    __tablename__ = "feedback"
+    solution_id: Mapped[str] = mapped_column(ID)
+    author_id: Mapped[str] = mapped_column(ID)
+    author_role: Mapped[str] = mapped_column(String(16))
+    helpfulness: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = (
+        ForeignKeyConstraint(["org", "solution_id"], ["solution.org", "solution.id"]),
+        Index("ix_feedback_solution", "org", "solution_id"),
+        Index("ix_feedback_author", "org", "author_id"),
+    )
+
+
+class IndexPending(Base):
+    """The outbox: a record (or, with ``kind`` ``"org"``, a whole organization)
+    whose vector-index entry may lag the database. Written in the same
+    transaction as the record; removed once the index holds ``hash`` (``""``:
+    the entry is removed)."""
+
+    __tablename__ = "index_pending"
+    org: Mapped[str] = mapped_column(ORG, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    hash: Mapped[str] = mapped_column(String(64))
