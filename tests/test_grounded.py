@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from huddle_ai import FakeEmbedder, HuddleAI, SentenceTransformerEmbedder, Store
-from huddle_ai.assessment import fit_thresholds, key_points
+from huddle_ai.assessment import content_words, fit_thresholds, key_points
 from huddle_ai.calibration import LEVELS, fit_huddle, top_level
-from huddle_ai.context import build_context, label_of
+from huddle_ai.context import LabelledSolution, build_context, label_of
 from huddle_ai.demo import DEMO_ORG
 from huddle_ai.evals.baselines import NearestCopy
 from huddle_ai.generators.grounded import GroundedGenerator
@@ -501,3 +501,34 @@ def test_injection_never_changes_the_level(demo_hai: HuddleAI) -> None:
         assert levels[0] == levels[1], case["id"]
         checked += 1
     assert checked >= 20
+
+
+def test_reused_advice_about_another_solutions_situation_is_left_out(
+    real_embedder: SentenceTransformerEmbedder,
+) -> None:
+    """A sentence that passes the word rules but is about the other work's own situation."""
+    from huddle_ai.generators.writing import _Reuse, sentences
+    from huddle_ai.privacy import Redactor
+
+    this = "Stand-ups run long. I will cap them at ten minutes with a timer and ask the team in a month."
+    parent = LabelledSolution(
+        id="p",
+        text="Our bakery runs out of flour every Friday because orders are placed by phone.",
+        assessment=Level.PARTIAL,
+    )
+    feedback = (
+        "Could the miller deliver twice a week instead? Say how you will check that it worked."
+    )
+    vec = real_embedder.embed([this])[0]
+    kwargs = dict(
+        sources=allowed_sources(WAREHOUSE, this),
+        known=content_words(this),
+        rubric=set(),
+        mine=content_words(this),
+        redactor=Redactor(),
+        praise=True,
+    )
+    without = _Reuse(**kwargs).sentences(feedback, parent)  # type: ignore[arg-type]
+    assert without == sentences(feedback)  # the word rules alone keep both
+    kept = _Reuse(**kwargs, embed=real_embedder.embed, vector=vec).sentences(feedback, parent)  # type: ignore[arg-type]
+    assert kept == ["Say how you will check that it worked."]

@@ -127,7 +127,7 @@ class GroundedGenerator(Generator):
     def generate(self, context: FeedbackContext) -> FeedbackSuggestion:
         start = time.perf_counter()
         judgement = self.judge(context)
-        body = compose(context, judgement)
+        body = compose(context, judgement, self._embed)
         return FeedbackSuggestion(
             **body.model_dump(),
             generator=self.name,

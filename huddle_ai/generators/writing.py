@@ -26,13 +26,14 @@ import itertools
 import math
 import re
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
 from huddle_ai.assessment import PointScore, content_words
-from huddle_ai.context import FeedbackContext
+from huddle_ai.context import FeedbackContext, LabelledSolution
 from huddle_ai.generators.judgement import CriterionJudgement, Judgement
 from huddle_ai.privacy import Redactor, without_instructions
 from huddle_ai.provenance import Sources, allowed_sources, huddle_sources, untraceable
@@ -41,9 +42,16 @@ from huddle_ai.suggestion import CriterionAssessment, Suggestion, SuggestionBody
 
 __all__ = ["compose", "quote", "sentences"]
 
+Embed = Callable[[Sequence[str]], NDArray[np.float32]]
+
 COVERED = 0.6
 _MBR_POOL = 40  # candidates (and references) of the minimum-Bayes-risk choice
 PARTLY = 0.42
+# a reused sentence whose meaning is this much closer (cosine) to the solution it was
+# written for than to this one is about that solution ("What did those three weeks
+# cost them?"): measured on the open-ended suite's feedback, sentences above 0.1 were
+# nearly all about their own solution's situation, generic remarks lay below it
+ABOUT_OTHER = 0.1
 _SENTENCE = re.compile(r"(?<![Ee]\.g\.)(?<![Ii]\.e\.)(?<=[.!?])\s+(?=[A-Z'\"\u2018\u201c(\[])")
 _GREETING = re.compile(r"^\s*(?:hi|hello|hey|dear)\b[^,.!]{0,30}[,.!]\s*", re.IGNORECASE)
 _TOKEN = re.compile(r"\w+")
@@ -155,22 +163,32 @@ class _Reuse:
     mine: set[str]  # content words of this solution
     redactor: Redactor
     praise: bool  # whether remarks about rubric ideas read as praise (not on not-met work)
+    embed: Embed | None = None  # sentence vectors, for the "about the other work" check
+    vector: NDArray[np.float32] | None = None  # this solution's vector
 
-    def sentences(self, text: str, parent: str) -> list[str]:
+    def sentences(self, text: str, parent: LabelledSolution) -> list[str]:
         """Sentences of ``text`` (written about ``parent``) that hold for this solution.
 
         A sentence is kept only if its specifics pass the provenance rule, it names
         nobody, and it is not about the other solution: none of its content words
         come from the solution it was written for unless this solution or the
-        huddle's own text uses them too. A remark that names rubric ideas without
-        asking for anything (praise) is kept only if this solution uses most of them.
+        huddle's own text uses them too, and its meaning is not clearly closer to
+        that solution than to this one (``ABOUT_OTHER`` in cosine similarity). A
+        remark that names rubric ideas without asking for anything (praise) is kept
+        only if this solution uses most of them.
         """
-        other = content_words(parent) - self.known
-        kept = []
+        other = content_words(parent.text) - self.known
+        candidates = []
         for sent in sentences(without_instructions(text)):
             words = content_words(sent)
             if untraceable(sent, self.sources) or words & other:
                 continue
+            candidates.append((sent, words))
+        closer = self._closer_to(parent, [sent for sent, _ in candidates])
+        kept = []
+        for (sent, words), about_other in zip(candidates, closer, strict=True):
+            if about_other:
+                continue  # advice about the other work's own situation
             terms = words & self.rubric
             asks = bool(set(_TOKEN.findall(sent.lower())) & _GAP_WORDS) or sent.endswith("?")
             if self.praise and terms and not asks and len(terms & self.mine) < 0.5 * len(terms):
@@ -179,6 +197,17 @@ class _Reuse:
                 continue  # it names a person or contact detail: never carried over
             kept.append(sent)
         return kept
+
+    def _closer_to(self, parent: LabelledSolution, texts: list[str]) -> list[bool]:
+        """Per text, whether it is clearly more about ``parent`` than about this solution."""
+        if self.embed is None or self.vector is None or not texts:
+            return [False] * len(texts)
+        if parent.vector is not None and len(parent.vector) == len(self.vector):
+            pvec = np.asarray(parent.vector, np.float32)
+        else:
+            pvec = self.embed([parent.text])[0]
+        vecs = self.embed(texts)
+        return [bool(d > ABOUT_OTHER) for d in vecs @ pvec - vecs @ self.vector]
 
 
 def _choose_style(style: _Style, reuse: _Reuse) -> list[str]:
@@ -205,7 +234,7 @@ def _choose_style(style: _Style, reuse: _Reuse) -> list[str]:
     for i in sorted(range(len(pool)), key=lambda i: -utilities[i]):
         if utilities[i] <= best_score:
             break  # at most all of it is kept: no later candidate can win
-        kept = reuse.sentences(pool[i].feedback or "", pool[i].text)
+        kept = reuse.sentences(pool[i].feedback or "", pool[i])
         total = len((pool[i].feedback or "").split()) or 1
         score = utilities[i] * sum(len(s.split()) for s in kept) / total
         if kept and score > best_score:
@@ -288,7 +317,11 @@ def _by_criterion(
     return list(out.values())
 
 
-def compose(context: FeedbackContext, judgement: Judgement) -> SuggestionBody:
+def compose(
+    context: FeedbackContext, judgement: Judgement, embed: Embed | None = None
+) -> SuggestionBody:
+    """The draft's words for ``judgement``; ``embed`` (sentence vectors) lets reused
+    feedback be checked for being about another solution (skipped without it)."""
     huddle = context.huddle
     solution = without_instructions(context.solution_text)
     redactor = Redactor(names=context.other_names, keep=context.learner_name)
@@ -306,6 +339,8 @@ def compose(context: FeedbackContext, judgement: Judgement) -> SuggestionBody:
         redactor=redactor,
         # on work that is not there yet, remarks about rubric ideas are corrections
         praise=level != Level.NOT_MET,
+        embed=embed,
+        vector=judgement.vector,
     )
     reused = _choose_style(style, reuse)
     verdicts = _VERDICTS["check" if huddle.knowledge_check else "challenge"]
