@@ -3,9 +3,12 @@ early warning of drop-out.
 
 - ``records`` / ``importer``: the JSONL records and their atomic import;
 - ``drafting``: a next step as an implementation intention, and its check;
-- ``followups`` / ``jobs``: scheduled steps and signed webhooks;
+  ``llm_drafter``: the same through the LLM client, checked, offline fallback;
+- ``requests``: the typed requests of the operations;
+- ``followups`` / ``periodic`` / ``jobs``: scheduled steps, the periodic sweep, signed webhooks;
 - ``features`` / ``risk`` / ``synthetic``: the risk score, its words, its evaluation;
-- ``health``: community health; ``service``: :class:`Accountability`, the Python API;
+- ``health`` / ``pairing``: community health, partners for the isolated;
+- ``service``: :class:`Accountability`, the Python API;
 - ``api``: the HTTP endpoints.
 """
 
@@ -16,6 +19,8 @@ from huddle_ai.accountability.drafting import CommitmentDraft, DraftIssue, draft
 from huddle_ai.accountability.followups import EVENT_TYPES, FollowupPolicy, WebhookSender
 from huddle_ai.accountability.health import CommunityHealth
 from huddle_ai.accountability.importer import ImportReport
+from huddle_ai.accountability.llm_drafter import LLMDrafter
+from huddle_ai.accountability.pairing import PairingSuggestion
 from huddle_ai.accountability.records import (
     CheckinRecord,
     CommitmentRecord,
@@ -41,8 +46,10 @@ __all__ = [
     "FollowupPolicy",
     "HeuristicRisk",
     "ImportReport",
+    "LLMDrafter",
     "LearnerRisk",
     "ManualClock",
+    "PairingSuggestion",
     "RiskModel",
     "SystemClock",
     "WebhookSender",

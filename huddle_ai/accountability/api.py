@@ -4,8 +4,10 @@ same organization API keys as the rest of ``/v1/orgs/{org}/...``.
 
 Unlike the job endpoints these answer synchronously: an import is one
 transaction on the accountability database (all records or none; a bad record
-is a 422 naming the record and field), a draft is computed offline, and risk
-and health are read from the database. The database is opened on first use,
+is a 422 naming the record and field), a draft is written offline (or through
+the LLM when ``HUDDLE_AI_LLM_BASE_URL`` is set, falling back offline with
+``degraded``), and risk and health are read from the database. Scheduling
+follow-ups needs the app's Redis. The database is opened on first use,
 never when the app starts.
 """
 
@@ -22,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from redis import Redis
 from sqlalchemy.exc import SQLAlchemyError
 
+from huddle_ai.accountability.llm_drafter import build_drafter
 from huddle_ai.accountability.records import AccountabilityRecord, CommitmentStatus
 from huddle_ai.accountability.requests import (
     CheckinRequest,
@@ -86,7 +89,7 @@ def router(
         with lock:
             if not opened:
                 url = resolve_url(settings.database_url, settings.data_dir)
-                opened.append(Accountability(Database(url)))
+                opened.append(Accountability(Database(url), drafter=build_drafter(settings)))
             return opened[0]
 
     def guarded(fn: Callable[[], Any]) -> Any:

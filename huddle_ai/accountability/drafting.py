@@ -10,7 +10,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-__all__ = ["VAGUE_PHRASES", "CommitmentDraft", "DraftIssue", "check_draft", "draft_commitment"]
+__all__ = [
+    "VAGUE_PHRASES",
+    "CommitmentDraft",
+    "DraftIssue",
+    "check_draft",
+    "draft_commitment",
+    "is_intention",
+]
 
 VAGUE_PHRASES = (
     "think about",
@@ -74,6 +81,12 @@ class CommitmentDraft:
     solution_id: str | None = None
     source: str = "plan"  # next_step | plan
     issues: list[DraftIssue] = field(default_factory=list)
+    generator: str = "offline"  # offline | llm
+    degraded: bool = False  # the LLM was asked but its draft was not used
+    degraded_reason: str | None = None
+    model: str | None = None
+    prompt_version: str | None = None
+    prompt_hash: str | None = None
 
     @property
     def ready(self) -> bool:
@@ -92,6 +105,12 @@ class CommitmentDraft:
             "issues": [
                 {"code": i.code, "field": i.field, "message": i.message} for i in self.issues
             ],
+            "generator": self.generator,
+            "degraded": self.degraded,
+            "degraded_reason": self.degraded_reason,
+            "model": self.model,
+            "prompt_version": self.prompt_version,
+            "prompt_hash": self.prompt_hash,
         }
 
 
@@ -123,6 +142,11 @@ def _cue(due_at: datetime | None, cue: str | None) -> str:
     if due_at is not None:
         return f"When I start my day on {due_at.strftime('%A %-d %B')}"
     return "When I next open this huddle"
+
+
+def is_intention(text: str) -> bool:
+    """Whether ``text`` reads "When/If/On/After/Before/Every ..., I will ..."."""
+    return bool(_INTENTION.match(text))
 
 
 def check_draft(

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.calibration import CalibratedClassifierCV  # type: ignore[import-untyped]
-from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
-from sklearn.pipeline import make_pipeline  # type: ignore[import-untyped]
-from sklearn.preprocessing import StandardScaler  # type: ignore[import-untyped]
+from sklearn.calibration import CalibratedClassifierCV  # type: ignore[import-untyped, unused-ignore]
+from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped, unused-ignore]
+from sklearn.pipeline import make_pipeline  # type: ignore[import-untyped, unused-ignore]
+from sklearn.preprocessing import StandardScaler  # type: ignore[import-untyped, unused-ignore]
 
 from huddle_ai.accountability.features import FEATURES, LearnerFeatures, matrix
 from huddle_ai.errors import InvalidInputError

@@ -18,6 +18,7 @@ from huddle_ai.accountability.features import LearnerFeatures, compute_features
 from huddle_ai.accountability.followups import FollowupPolicy, WebhookSender, schedule, sweep
 from huddle_ai.accountability.health import CommunityHealth, community_health
 from huddle_ai.accountability.importer import ImportReport, import_lines, import_parsed
+from huddle_ai.accountability.llm_drafter import LLMDrafter
 from huddle_ai.accountability.periodic import start_sweeps
 from huddle_ai.accountability.records import (
     CheckinRecord,
@@ -67,8 +68,11 @@ class Accountability:
         clock: Clock | None = None,
         policy: FollowupPolicy | None = None,
         observe_days: int = 21,
+        drafter: LLMDrafter | None = None,
     ) -> None:
+        """``drafter``: write drafts through an LLM (offline when None)."""
         self.db = db
+        self.drafter = drafter
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.policy = policy if policy is not None else FollowupPolicy()
         self.observe_days = observe_days
@@ -97,6 +101,8 @@ class Accountability:
 
     # -- next step -> commitment ------------------------------------------------------
     def draft(self, step: str, **kw: Any) -> CommitmentDraft:
+        if self.drafter is not None:
+            return self.drafter.draft(step, now=self.clock.now(), **kw)
         return draft_commitment(step, now=self.clock.now(), **kw)
 
     def draft_from_suggestion(

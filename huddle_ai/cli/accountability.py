@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from redis import Redis
 
 from huddle_ai.accountability import Accountability, evaluate_risk
+from huddle_ai.accountability.llm_drafter import build_drafter
 from huddle_ai.accountability.requests import (
     CheckinRequest,
     CommitRequest,
@@ -40,7 +41,10 @@ UrlOpt = Annotated[
 
 def _service(data_dir: Path | None, url: str | None) -> Accountability:
     conf = settings(data_dir)
-    return Accountability(Database(resolve_url(url or conf.database_url, conf.data_dir)))
+    return Accountability(
+        Database(resolve_url(url or conf.database_url, conf.data_dir)),
+        drafter=build_drafter(conf),
+    )
 
 
 @group.command("import")
@@ -74,7 +78,7 @@ def draft(
 ) -> None:
     """Draft a commitment as "When ..., I will ..." and say what it still lacks."""
     due_at = _due(due)
-    acct = Accountability(Database("sqlite://"))
+    acct = Accountability(Database("sqlite://"), drafter=build_drafter(settings(None)))
     d = acct.draft(
         step, learner_id=learner, huddle_id=huddle, due_at=due_at, partner_id=partner, cue=cue
     )
@@ -82,6 +86,8 @@ def draft(
         print_json(d.as_dict())
         return
     typer.echo(d.text)
+    if d.degraded:
+        typer.echo(f"  (offline draft: {d.degraded_reason})")
     for issue in d.issues:
         typer.echo(f"  missing: {issue.message}")
 
