@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import CodeType
 
 import httpx
 import pytest
@@ -78,6 +79,15 @@ def tier(
     return "unit"
 
 
+def _names_in(code: CodeType) -> set[str]:
+    """Names a code object uses, with those of its comprehensions and inner functions."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            names |= _names_in(const)
+    return names
+
+
 def _code_names(item: pytest.Item) -> set[str]:
     """The names a test function's code uses, plus ``"cli+model"`` when it runs the
     CLI in-process with no fake-backend fixture (the CLI then loads the real model)."""
@@ -85,12 +95,17 @@ def _code_names(item: pytest.Item) -> set[str]:
     code = getattr(fn, "__code__", None)
     if code is None:
         return set()
-    names = set(code.co_names)
+    names = _names_in(code)
     scope = getattr(fn, "__globals__", {})
+    for n in list(names):  # and the test module's own helpers it calls
+        helper = getattr(scope.get(n), "__code__", None)
+        if helper is not None and scope[n].__module__ == fn.__module__:
+            names |= _names_in(helper)
     cli = "huddle_ai.cli" in names or any(
         getattr(scope.get(n), "__module__", None) == "huddle_ai.cli" for n in names
     )
-    if cli and not any("fake" in f for f in getattr(item, "fixturenames", ())):
+    fixtures = getattr(item, "fixturenames", ())
+    if cli and not any("fake_backend" in f or f.startswith("fake_") for f in fixtures):
         names.add("cli+model")
     return names
 

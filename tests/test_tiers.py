@@ -17,6 +17,8 @@ def test_tier_follows_the_fixtures() -> None:
     assert tier({"db"}, set(), {"db": "sqlite"}) == "unit"
     assert tier(set(), {"slow"}, {}) == "integration"
     assert tier({"live_llm_url", "llm"}, set(), {}) == "live_llm"
+    assert tier({"tmp_path"}, set(), {}, {"subprocess", "run"}) == "integration"
+    assert tier({"tmp_path"}, set(), {}, {"cli+model"}) == "integration"
 
 
 def test_every_collected_test_has_one_tier(request: pytest.FixtureRequest) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +14,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from huddle_ai.engine import HuddleAI
+from huddle_ai.errors import ConfigurationError
 from huddle_ai.settings import Settings
 
 __all__ = ["DataDirOpt", "JsonOpt", "OrgOpt", "engine", "print_json", "progress_bar", "settings"]
@@ -39,8 +41,22 @@ def engine(data_dir: Path | None = None, base: Settings | None = None) -> Huddle
     conf = base if base is not None else settings(data_dir)
     key = conf.model_dump_json()
     if key not in _engines:
+        check_data_dir(conf.data_dir)
         _engines[key] = HuddleAI(conf)
     return _engines[key]
+
+
+def check_data_dir(path: Path) -> None:
+    """A data directory the store can create and write in, or a one-line error naming it."""
+    where = f"data directory {path} (--data-dir, HUDDLE_AI_DATA_DIR)"
+    if path.exists() and not path.is_dir():
+        raise ConfigurationError(f"{where} is a file, not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise ConfigurationError(f"{where} is not writable: {exc.strerror or exc}") from None
 
 
 @contextmanager

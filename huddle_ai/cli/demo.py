@@ -117,7 +117,7 @@ def demo(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Ingest the demo organization and show retrieval (and more, as features land)."""
+    """Ingest the demo org; show retrieval, a feedback draft, matching, partners, a commitment."""
     if data_dir is not None:
         out = run_demo(engine(data_dir), as_json)
     else:

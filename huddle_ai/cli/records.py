@@ -89,7 +89,9 @@ def similar(
     solution: Annotated[str | None, typer.Option(help="A stored solution id.")] = None,
     huddle: Annotated[str | None, typer.Option(help="Huddle of new text.")] = None,
     text: Annotated[str | None, typer.Option(help="New solution text.")] = None,
-    k: Annotated[int, typer.Option(min=1, max=100)] = 5,
+    k: Annotated[
+        int, typer.Option("--k", "-k", "--limit", min=1, max=100, help="How many to show.")
+    ] = 5,
     as_json: JsonOpt = False,
     data_dir: DataDirOpt = None,
 ) -> None:

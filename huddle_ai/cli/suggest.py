@@ -66,7 +66,10 @@ def suggest(
     file: Annotated[
         Path | None, typer.Option(help="Read the new solution from a file ('-' for stdin).")
     ] = None,
-    k: Annotated[int, typer.Option(min=1, max=50, help="Similar solutions to draw on.")] = 5,
+    k: Annotated[
+        int,
+        typer.Option("--k", "-k", "--limit", min=1, max=50, help="Similar solutions to draw on."),
+    ] = 5,
     as_json: JsonOpt = False,
     data_dir: DataDirOpt = None,
 ) -> None:
