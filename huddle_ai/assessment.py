@@ -5,8 +5,10 @@ list of key points. Each key point is scored against the solution by the best
 embedding similarity of any solution clause plus the share of its content words
 the solution uses. A criterion's coverage is the mean of its key-point scores.
 
-Coverage maps to a level through two thresholds: :data:`DEFAULT_THRESHOLDS`
-without labels, :func:`fit_thresholds` to fit them on labelled scores.
+Words, stems and content words come from :mod:`huddle_ai.text` (``content_words``
+and ``stem`` are re-exported here). Coverage maps to a level through two
+thresholds: :data:`DEFAULT_THRESHOLDS` without labels, :func:`fit_thresholds`
+to fit them on labelled scores.
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
 
 from huddle_ai.records import Level
+from huddle_ai.text import content_tokens, content_words, stem
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -36,45 +38,12 @@ __all__ = [
 
 Vectors = NDArray[np.float32]
 
-_STOP = frozenset(
-    w
-    for line in (
-        "a an the and or but if then than so to of in on at by for with from into onto over",
-        "under about as is are was were be been being am do does did done has have had",
-        "having it its this that these those there here their they them he she his her we",
-        "our you your i me my not no yes can could should would will shall may might must",
-        "also very more most much many some any each every all both such which who whom",
-        "whose what when where why how just only own same other another one two use used",
-        "using make makes made get gets got like e.g i.e etc because while whereas up down",
-        "out off again further once too s t",
-    )
-    for w in line.split()
-)
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+")
 _SENT = re.compile(r"(?<=[.!?])\s+|;\s*|\s+-\s+")
 _CLAUSE = re.compile(r",\s*|\s+(?:whereas|while|because|which|so that|but)\s+")
 _POINT_CLAUSE = re.compile(r",\s*(?:and\s+)?|\s+whereas\s+")
 _CONTINUATION = frozenset(("which", "that", "who", "so", "and", "or", "but", "then", "thus"))
 _LABEL = re.compile(r"^\s*key points?\s*:\s*", re.IGNORECASE)
-
-
-def stem(word: str) -> str:
-    """A light English stem (``teachers`` -> ``teacher``, ``replies`` -> ``reply``)."""
-    for suffix, keep in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
-            return word[: -len(suffix)] + keep
-    return word
-
-
-def content_words(text: str) -> set[str]:
-    """Lower-cased, lightly stemmed words that carry content."""
-    return set(_content_words(text))
-
-
-@lru_cache(maxsize=65536)
-def _content_words(text: str) -> frozenset[str]:
-    return frozenset(stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 1)
 
 
 def _pieces(text: str) -> list[str]:
@@ -157,7 +126,7 @@ def point_scores(
 def _surface(text: str, stems: set[str]) -> list[str]:
     """The words of ``text`` whose stems are in ``stems`` (as written, first use)."""
     found: dict[str, str] = {}
-    for w in _WORD.findall(text.lower()):
+    for w in content_tokens(text):
         s = stem(w)
         if s in stems and s not in found:
             found[s] = w
