@@ -28,6 +28,9 @@ FEATURES = (
     "feedback_received",
     "feedback_given",
     "total_activity",
+    "active_days_7",
+    "last_commitment_missed",
+    "days_to_first_feedback",
 )
 _CAP_DAYS = 60.0
 
@@ -63,6 +66,7 @@ def compute_features(
     last7: dict[str, float] = defaultdict(float)
     prev7: dict[str, float] = defaultdict(float)
     received: dict[str, float] = defaultdict(float)
+    first_received: dict[str, datetime] = {}
     given: dict[str, float] = defaultdict(float)
     w7, w14 = now - timedelta(days=7), now - timedelta(days=14)
     epoch = now.toordinal()
@@ -71,6 +75,8 @@ def compute_features(
             continue
         if kind == "feedback_given" and peer in wanted:
             received[peer] += count
+            if peer not in first_received or at < first_received[peer]:
+                first_received[peer] = at
         if learner not in wanted:
             continue
         if learner not in last or at > last[learner]:
@@ -85,17 +91,29 @@ def compute_features(
             given[learner] += count
     missed: dict[str, float] = defaultdict(float)
     done: dict[str, float] = defaultdict(float)
+    latest: dict[str, tuple[datetime, bool]] = {}  # the last commitment due: was it missed?
     for learner, status, due_at in commitments:
         if learner not in wanted or due_at > now:
             continue
-        if status == "missed" or status == "open":  # an open commitment past due is missed
+        lapsed = status in ("missed", "open")  # an open commitment past due is missed
+        if lapsed:
             missed[learner] += 1
         elif status in ("done", "partly"):
             done[learner] += 1
+        if learner not in latest or due_at >= latest[learner][0]:
+            latest[learner] = (due_at, lapsed)
     out = []
     for learner in learners:
         seen = last.get(learner) or (start or {}).get(learner)
         since = _CAP_DAYS if seen is None else min(_CAP_DAYS, (now - seen).total_seconds() / 86400)
+        # from enrollment (else first activity) to the first feedback received; capped when none
+        began = (start or {}).get(learner) or (min(days[learner]) if days[learner] else None)
+        first = first_received.get(learner)
+        if isinstance(began, int):
+            began = datetime.fromordinal(began).replace(tzinfo=now.tzinfo)
+        wait = _CAP_DAYS
+        if first is not None and began is not None:
+            wait = min(_CAP_DAYS, max(0.0, (first - began).total_seconds() / 86400))
         values = {
             "days_since_last_activity": round(max(0.0, since), 2),
             "active_days_14": float(sum(1 for d in days[learner] if epoch - d < 14)),
@@ -107,6 +125,9 @@ def compute_features(
             "feedback_received": received[learner],
             "feedback_given": given[learner],
             "total_activity": total[learner],
+            "active_days_7": float(sum(1 for d in days[learner] if epoch - d < 7)),
+            "last_commitment_missed": float(latest[learner][1]) if learner in latest else 0.0,
+            "days_to_first_feedback": round(wait, 2),
         }
         out.append(LearnerFeatures(learner, values))
     return out

@@ -14,11 +14,12 @@ cohort as it was at the cutoff day, never what happened later.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+from numpy.typing import NDArray
 from sklearn.metrics import roc_auc_score  # type: ignore[import-untyped, unused-ignore]
 
 from huddle_ai.accountability.features import (
@@ -29,7 +30,14 @@ from huddle_ai.accountability.features import (
 )
 from huddle_ai.accountability.risk import HeuristicRisk, fit_risk_model
 
-__all__ = ["Cohort", "evaluate_risk", "generate_cohort", "generate_cohorts"]
+__all__ = [
+    "Cohort",
+    "evaluate_risk",
+    "evaluate_risk_seeds",
+    "expected_calibration_error",
+    "generate_cohort",
+    "generate_cohorts",
+]
 
 _TYPES = ("viewed", "logged_in", "submitted", "commented")
 _TYPE_P = (0.45, 0.25, 0.15, 0.15)
@@ -191,6 +199,7 @@ def evaluate_risk(
     heur_p = [r.score for r in HeuristicRisk().score(feats)]
     total = [-f.values["total_activity"] for f in feats]
     active = [-f.values["active_days_total"] for f in feats]
+    mp, hp = np.asarray(model_p), np.asarray(heur_p)
     return {
         "seed": seed,
         "train_cohorts": train,
@@ -202,4 +211,56 @@ def evaluate_risk(
         "auc_heuristic": round(float(roc_auc_score(y, heur_p)), 4),
         "auc_baseline_total_activity": round(float(roc_auc_score(y, total)), 4),
         "auc_baseline_days_active": round(float(roc_auc_score(y, active)), 4),
+        # calibration: lower is better; the heuristic's points are not fitted to outcomes
+        "brier_model": round(float(np.mean((mp - y) ** 2)), 4),
+        "brier_heuristic": round(float(np.mean((hp - y) ** 2)), 4),
+        # a forecast of the training drop-out rate for everyone: the floor to beat
+        "brier_base_rate": round(float(np.mean((float(np.mean(y_train)) - y) ** 2)), 4),
+        "ece_model": expected_calibration_error(y, mp),
+        "ece_heuristic": expected_calibration_error(y, hp),
+    }
+
+
+def expected_calibration_error(
+    y: NDArray[np.int_], p: NDArray[np.float64], bins: int = 10
+) -> float:
+    """Mean |predicted - observed| drop-out rate over ten equal-width score bins,
+    weighted by how many learners fall in each."""
+    edges = np.minimum((p * bins).astype(int), bins - 1)
+    err = 0.0
+    for b in range(bins):
+        m = edges == b
+        if m.any():
+            err += float(m.mean()) * abs(float(p[m].mean()) - float(y[m].mean()))
+    return round(err, 4)
+
+
+_REPORTED = (
+    "auc_model",
+    "auc_heuristic",
+    "auc_baseline_total_activity",
+    "auc_baseline_days_active",
+    "brier_model",
+    "brier_heuristic",
+    "brier_base_rate",
+    "ece_model",
+    "ece_heuristic",
+)
+
+
+def evaluate_risk_seeds(
+    seeds: Sequence[int], *, train: int = 4, test: int = 2, learners: int = 200
+) -> dict[str, object]:
+    """:func:`evaluate_risk` on each seed, with the mean and standard deviation
+    of each figure across seeds."""
+    runs = [evaluate_risk(seed=s, train=train, test=test, learners=learners) for s in seeds]
+    summary: dict[str, object] = {}
+    for key in _REPORTED:
+        vals = np.array([float(r[key]) for r in runs])  # type: ignore[arg-type]
+        summary[key] = {"mean": round(float(vals.mean()), 4), "sd": round(float(vals.std()), 4)}
+    return {
+        "seeds": list(seeds),
+        "test_learners_per_seed": runs[0]["test_learners"] if runs else 0,
+        "summary": summary,
+        "runs": runs,
     }

@@ -21,7 +21,7 @@ from huddle_ai.accountability.requests import (
     FollowupRequest,
     StatusRequest,
 )
-from huddle_ai.accountability.synthetic import generate_cohorts
+from huddle_ai.accountability.synthetic import evaluate_risk_seeds, generate_cohorts
 from huddle_ai.cli.app import app
 from huddle_ai.cli.common import DataDirOpt, JsonOpt, OrgOpt, engine, print_json, settings
 from huddle_ai.database import Database, resolve_url, scratch_database
@@ -273,8 +273,22 @@ def risk_eval(
     train: Annotated[int, typer.Option("--train", help="Synthetic cohorts to fit on.")] = 4,
     test: Annotated[int, typer.Option("--test", help="Held-out synthetic cohorts.")] = 2,
     learners: Annotated[int, typer.Option("--learners")] = 200,
+    seeds: Annotated[
+        str | None,
+        typer.Option("--seeds", help="Comma-separated seeds: each run, then mean and sd."),
+    ] = None,
 ) -> None:
-    """AUC of the risk model, the heuristic and two baselines on held-out synthetic cohorts."""
+    """AUC (and Brier score, calibration error) of the risk model, the heuristic and
+    two baselines on held-out synthetic cohorts."""
+    if seeds:
+        try:
+            chosen = [int(x) for x in seeds.split(",") if x.strip()]
+        except ValueError as exc:
+            raise InvalidInputError(
+                f"--seeds: integers separated by commas, got {seeds!r}"
+            ) from exc
+        print_json(evaluate_risk_seeds(chosen, train=train, test=test, learners=learners))
+        return
     print_json(evaluate_risk(seed=seed, train=train, test=test, learners=learners))
 
 
