@@ -281,20 +281,26 @@ class Store:
                 out[i] = np.asarray(emb, dtype=np.float32)
         return out
 
-    def index_hashes(self, org: str, kind: Kind) -> dict[str, str]:
-        """Every item of the index of ``kind`` with the content hash it was built from."""
+    def index_hashes(
+        self, org: str, kind: Kind, ids: Sequence[str] | None = None
+    ) -> dict[str, str]:
+        """The items of the index of ``kind`` (all, or those of ``ids`` it holds) with
+        the content hash each was built from."""
         col = self._collection(org, kind, create=False)
         out: dict[str, str] = {}
-        if col is None:
+        if col is None or (ids is not None and not ids):
             return out
         offset = 0
         while True:
-            got = col.get(include=["metadatas"], limit=_PAGE, offset=offset)
+            if ids is None:
+                got = col.get(include=["metadatas"], limit=_PAGE, offset=offset)
+            else:
+                got = col.get(ids=list(ids[offset : offset + _PAGE]), include=["metadatas"])
             for i, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
                 out[i] = str((meta or {}).get("hash", ""))
-            if len(got["ids"]) < _PAGE:
-                return out
             offset += _PAGE
+            if (len(got["ids"]) < _PAGE) if ids is None else offset >= len(ids):
+                return out
 
     def query(
         self,
@@ -426,7 +432,8 @@ class Store:
             )
 
     def _unindex(self, org: str, kind: Kind, ids: Sequence[str]) -> None:
-        col = self._collection(org, kind, create=False)
+        # removing items needs no vectors: whatever embedder built the collection
+        col = self._raw(_collection_name(org, kind))
         if col is None or not ids:
             return
         for start in range(0, len(ids), self._max_batch):
@@ -480,7 +487,7 @@ class Store:
                 stored = rows.hashes(s, org, kind, list(current))
             gone = [i for i in ids if i not in current]
             self._unindex(org, kind, gone)
-            indexed = self._indexed_hashes(org, kind, list(current))
+            indexed = self.index_hashes(org, kind, list(current))
             stale = [i for i in current if indexed.get(i) != stored[i]]
             if stale:
                 recs = [_parse(current[i]) for i in stale]
@@ -489,17 +496,6 @@ class Store:
             done += len(gone) + len(stale)
         self._settle(org, entries)
         return done
-
-    def _indexed_hashes(self, org: str, kind: Kind, ids: Sequence[str]) -> dict[str, str]:
-        col = self._collection(org, kind, create=False)
-        out: dict[str, str] = {}
-        if col is None:
-            return out
-        for start in range(0, len(ids), _PAGE):
-            got = col.get(ids=list(ids[start : start + _PAGE]), include=["metadatas"])
-            for i, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
-                out[i] = str((meta or {}).get("hash", ""))
-        return out
 
     # -- data directories of older versions ------------------------------------
 

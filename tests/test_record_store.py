@@ -347,3 +347,30 @@ def test_deletion_removes_from_the_database_and_the_index_of_one_org_only(
     assert index_of_org(store, "org-b") == {
         r.id: r.content_hash() for r in fake_hai.records("org-b")
     }
+
+
+def test_a_deletion_the_index_missed_is_finished_by_the_next_sync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    embedder = FakeEmbedder()
+    hai = HuddleAI(embedder=embedder, store=Store.embedded(tmp_path, embedder.id))
+    hai.ingest("acme", write_jsonl(tmp_path / "a.jsonl"))
+
+    def crash(*_: object) -> None:
+        raise KeyboardInterrupt  # the process dies after the commit, before the index
+
+    monkeypatch.setattr(hai.store, "_unindex", crash)
+    with pytest.raises(KeyboardInterrupt):
+        hai.delete_learner("acme", "l-ana")
+    assert hai.store.get("acme", "solution", ["s-1"]) == {}  # committed
+    assert "s-1" in hai.store.index_hashes("acme", "solution")  # the index lags
+
+    restarted = HuddleAI(embedder=embedder, store=Store.embedded(tmp_path, embedder.id))
+    assert restarted.similar("acme", huddle_id="h-int", text="onboarding", k=5).neighbors
+    assert all(
+        n.solution.id != "s-1" for n in restarted.similar("acme", solution_id="s-2").neighbors
+    )
+    assert restarted.sync_index() == {"acme": 6}  # l-ana, s-1, f-1..f-4 leave the index
+    assert index_of_org(restarted.store, "acme") == {
+        r.id: r.content_hash() for r in restarted.records("acme")
+    }

@@ -167,23 +167,25 @@ def delete_org(s: Session, org: str) -> bool:
 # -- reads --------------------------------------------------------------------
 
 
-def get(s: Session, org: str, kind: str, record_ids: Sequence[str]) -> dict[str, str]:
-    """The JSON of each stored id."""
+def _by_id(
+    s: Session, org: str, kind: str, record_ids: Sequence[str], column: str
+) -> dict[str, str]:
     model = ROWS[kind]
     out: dict[str, str] = {}
     for chunk in _chunks(list(dict.fromkeys(record_ids))):
-        q = select(model.id, model.record).where(model.org == org, model.id.in_(chunk))
+        q = select(model.id, getattr(model, column)).where(model.org == org, model.id.in_(chunk))
         out.update((r[0], r[1]) for r in s.execute(q))
     return out
+
+
+def get(s: Session, org: str, kind: str, record_ids: Sequence[str]) -> dict[str, str]:
+    """The JSON of each stored id."""
+    return _by_id(s, org, kind, record_ids, "record")
 
 
 def hashes(s: Session, org: str, kind: str, record_ids: Sequence[str]) -> dict[str, str]:
-    model = ROWS[kind]
-    out: dict[str, str] = {}
-    for chunk in _chunks(list(dict.fromkeys(record_ids))):
-        q = select(model.id, model.hash).where(model.org == org, model.id.in_(chunk))
-        out.update((r[0], r[1]) for r in s.execute(q))
-    return out
+    """The content hash of each stored id."""
+    return _by_id(s, org, kind, record_ids, "hash")
 
 
 def _conditions(model: RowModel, kind: str, where: Mapping[str, Any]) -> list[ColumnElement[bool]]:
