@@ -11,7 +11,7 @@ embedding model and the Chroma client are built once for all of them. A shell li
 that is a plain ``huddle-ai ...`` command runs through ``huddle_ai.cli.run`` in
 this process too; any other shell line runs in bash. ``jsonl`` blocks are imported
 into an organization of their own (core records with ``HuddleAI.ingest``,
-accountability records with the accountability import).
+accountability records with the accountability import); ``json`` blocks are parsed.
 """
 
 from __future__ import annotations
@@ -110,6 +110,14 @@ def run_jsonl(code: str, org: str) -> tuple[bool, str]:
         return False, traceback.format_exc(limit=4)
 
 
+def run_json(code: str) -> tuple[bool, str]:
+    try:
+        json.loads(code)
+    except ValueError as exc:
+        return False, f"not valid JSON: {exc}"
+    return True, "valid JSON"
+
+
 def main(blocks_file: str, results_file: str) -> int:
     from huddle_ai import HuddleAI, Settings
     from huddle_ai.demo import demo_path
@@ -122,6 +130,8 @@ def main(blocks_file: str, results_file: str) -> int:
             os.chdir(home)
             if block["lang"] == "python":
                 ok, detail = run_python(block["code"], block["id"])
+            elif block["lang"] == "json":
+                ok, detail = run_json(block["code"])
             elif block["lang"] == "jsonl":
                 ok, detail = run_jsonl(block["code"], f"docs-{i}")
             else:

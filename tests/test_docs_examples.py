@@ -2,7 +2,8 @@
 
 A block is marked not runnable by an HTML comment on the line right before its
 fence: ``<!-- not-run: the reason -->``. Every other block must be Python, a
-shell block or JSONL records, and must succeed. All of them run in one
+shell block, JSONL records (imported) or a JSON document (parsed), and must
+succeed. All of them run in one
 subprocess (tests/docs_runner.py) with a temporary HUDDLE_AI_DATA_DIR holding
 the ingested demo organization, HF_HUB_OFFLINE=1 and the suite's Redis.
 
@@ -25,7 +26,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-RUNNABLE = {"python": "python", "bash": "shell", "sh": "shell", "shell": "shell", "jsonl": "jsonl"}
+RUNNABLE = {
+    "python": "python",
+    "bash": "shell",
+    "sh": "shell",
+    "shell": "shell",
+    "jsonl": "jsonl",
+    "json": "json",
+}
 NOT_RUN = re.compile(r"^<!-- not-run: (?P<reason>.*?) -->$")
 FENCE = re.compile(r"^(?P<indent> *)(?P<ticks>`{3,})(?P<lang>[\w+-]*)\s*$")
 
