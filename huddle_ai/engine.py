@@ -149,6 +149,7 @@ class HuddleAI:
         *,
         kind: str | None = None,
         skip_invalid: bool = False,
+        strict: bool = False,
         progress: Progress | None = None,
     ) -> IngestReport:
         """Ingest a file path, parsed lines or in-memory records into ``org``."""
@@ -159,7 +160,13 @@ class HuddleAI:
         else:
             parsed = parsed_from(source)
         return ingest(
-            self.store, self.embedder, org, parsed, skip_invalid=skip_invalid, progress=progress
+            self.store,
+            self.embedder,
+            org,
+            parsed,
+            skip_invalid=skip_invalid,
+            strict=strict,
+            progress=progress,
         )
 
     # -- read --------------------------------------------------------------

@@ -72,15 +72,16 @@ class LineError:
 
 
 class ImportRejectedError(InvalidInputError):
-    """An atomic import found bad lines and wrote nothing."""
+    """An atomic import found bad lines (or, when strict, warnings) and wrote nothing."""
 
-    def __init__(self, source: str, errors: Sequence[LineError]) -> None:
+    def __init__(self, source: str, errors: Sequence[LineError], what: str = "bad line") -> None:
         self.source = source
         self.errors = list(errors)
         first = self.errors[0] if self.errors else None
         more = f" (and {len(self.errors) - 1} more)" if len(self.errors) > 1 else ""
+        strict = " (strict)" if what == "warning" else ""
         super().__init__(
-            f"{source}: {len(self.errors)} bad line(s), nothing written; first: {first}{more}"
+            f"{source}: {len(self.errors)} {what}(s){strict}, nothing written; first: {first}{more}"
         )
 
 

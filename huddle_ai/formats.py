@@ -23,6 +23,7 @@ from typing import IO, Any
 from pydantic import ValidationError
 
 from huddle_ai.errors import InvalidInputError, LineError
+from huddle_ai.plausibility import kind_ignored
 from huddle_ai.records import AnyRecord, RecordAdapter
 
 __all__ = [
@@ -41,11 +42,13 @@ _CSV_KINDS = ("solution", "feedback")
 
 @dataclass
 class Parsed:
-    """Records read from a source, each with its line number, plus the bad lines."""
+    """Records read from a source, each with its line number, plus the bad lines and
+    the warnings about the source itself (see :mod:`huddle_ai.plausibility`)."""
 
     source: str
     records: list[tuple[int, AnyRecord]] = field(default_factory=list)
     errors: list[LineError] = field(default_factory=list)
+    warnings: list[LineError] = field(default_factory=list)
 
 
 _ALL_KINDS = ("huddle", "learner", "solution", "feedback")
@@ -331,7 +334,10 @@ def read_file(path: Path, kind: str | None = None) -> Parsed:
             if suffix == ".csv":
                 return parse_csv(fh, kind, source=str(path))
             if suffix in (".jsonl", ".ndjson", ".json"):
-                return parse_jsonl(fh, source=str(path))
+                parsed = parse_jsonl(fh, source=str(path))
+                if kind is not None:
+                    parsed.warnings.append(kind_ignored(kind))
+                return parsed
     except UnicodeDecodeError as exc:
         raise InvalidInputError(f"{path}: not UTF-8 text ({exc.reason})") from exc
     except OSError as exc:

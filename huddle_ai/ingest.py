@@ -14,10 +14,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from huddle_ai.embeddings import Embedder, Progress
 from huddle_ai.errors import ImportRejectedError, LineError
 from huddle_ai.formats import Parsed
+from huddle_ai.plausibility import warnings_for
 from huddle_ai.records import AnyRecord, Feedback, Solution, validate_org
 from huddle_ai.store import KINDS, Kind, Store
 
@@ -45,6 +47,7 @@ class IngestReport:
     seconds: float = 0.0
     embed_seconds: float = 0.0
     errors: list[LineError] = field(default_factory=list)
+    warnings: list[LineError] = field(default_factory=list)
 
     @property
     def texts_per_s(self) -> float:
@@ -62,6 +65,10 @@ class IngestReport:
             "texts_per_s": round(self.texts_per_s, 1),
             "errors": [
                 {"line": e.line, "id": e.record_id, "reason": e.reason} for e in self.errors
+            ],
+            "warnings": [
+                {"line": w.line, "id": w.record_id, "field": w.field, "reason": w.reason}
+                for w in self.warnings
             ],
         }
 
@@ -179,12 +186,15 @@ def ingest(
     parsed: Parsed,
     *,
     skip_invalid: bool = False,
+    strict: bool = False,
     progress: Progress | None = None,
 ) -> IngestReport:
     """Validate ``parsed`` fully, then write it idempotently.
 
     Raises :class:`ImportRejectedError` (and writes nothing) when any line is bad
-    and ``skip_invalid`` is false.
+    and ``skip_invalid`` is false, or, with ``strict``, when there is any
+    plausibility warning (:mod:`huddle_ai.plausibility`); else the warnings are
+    in the report.
     """
     validate_org(org)
     started = time.perf_counter()
@@ -195,6 +205,11 @@ def ingest(
         raise ImportRejectedError(parsed.source, errors)
     report.errors = errors
     report.rejected = len(errors)
+    report.warnings = parsed.warnings + warnings_for(
+        records, lambda kind, ids: store.get(org, cast(Kind, kind), ids)
+    )
+    if strict and report.warnings:
+        raise ImportRejectedError(parsed.source, report.warnings, what="warning")
 
     plan: dict[Kind, list[tuple[AnyRecord, str]]] = {k: [] for k in KINDS}
     by_kind: dict[Kind, list[AnyRecord]] = {k: [] for k in KINDS}

@@ -117,3 +117,73 @@ def test_similar_takes_k_and_limit(tmp_path: Path, capsys: pytest.CaptureFixture
         counts.append(len(json.loads(capsys.readouterr().out)["neighbors"]))
     assert run(["similar", "--org", "acme", "--solution", "s-1", "--json"]) == 0
     assert counts == [1, 1, 1] < [len(json.loads(capsys.readouterr().out)["neighbors"])]
+
+
+# -- import warnings ----------------------------------------------------------------
+
+SUSPICIOUS = [
+    {"kind": "huddle", "id": "h-bare", "title": "t", "prompt": "p", "goal": "g", "rubric": []},
+    {"kind": "learner", "id": "l-1", "display_name": "Ana Lopez"},
+    {
+        "kind": "solution",
+        "id": "s-1",
+        "huddle_id": "h-int",
+        "learner_id": "l-1",
+        "text": "Five open questions and a recruiting plan.",
+        "created_at": "2026-01-01T00:00:00Z",
+    },
+    {
+        "kind": "feedback",
+        "id": "f-1",
+        "solution_id": "s-1",
+        "author_id": "l-ghost",
+        "author_role": "peer",
+        "text": "Good plan.",
+        "rubric": {"c-plan": "met", "c-typo": "partial"},
+    },
+]
+
+
+def _lines(path: Path, records: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+@pytest.mark.usefixtures("fake_backend")
+def test_suspicious_input_is_warned_and_strict_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.sample_data import HUDDLE
+
+    data = _lines(tmp_path / "odd.jsonl", [HUDDLE, *SUSPICIOUS])
+    assert run(["ingest", str(data), "--org", "acme", "--strict"]) == 2
+    err = capsys.readouterr().err
+    assert "3 warning(s) (strict), nothing written" in err
+    assert run(["export", "--org", "acme"]) == 1  # nothing was written
+    capsys.readouterr()
+
+    assert run(["ingest", str(data), "--org", "acme", "--kind", "solution", "--json"]) == 0
+    out, err = capsys.readouterr()
+    warned = [line for line in err.splitlines() if ": warning: " in line]
+    assert len(warned) == 4 and len(err.splitlines()) == 4, err
+    assert "--kind 'solution' ignored" in warned[0]
+    by_id = {w["id"]: w for w in json.loads(out)["warnings"] if w["id"]}
+    assert by_id["h-bare"]["field"] == "rubric" and "empty rubric" in by_id["h-bare"]["reason"]
+    fields = {w["field"] for w in json.loads(out)["warnings"] if w["id"] == "f-1"}
+    assert fields == {"author_id", "rubric.c-typo"}
+    assert any("(id 'f-1')" in w and "'l-ghost'" in w for w in warned)
+
+    # the references may be stored already: a later import is checked against the store
+    again = dict(SUSPICIOUS[3], id="f-2", author_id="l-1", rubric={"c-synth": "met", "c-x": "met"})
+    assert run(["ingest", str(_lines(tmp_path / "f2.jsonl", [again])), "--org", "acme"]) == 0
+    err = capsys.readouterr().err
+    assert err.count(": warning: ") == 1 and "'c-x' is not in huddle 'h-int'" in err
+
+
+def test_shipped_data_raises_no_warning() -> None:
+    from huddle_ai.formats import read_file
+    from huddle_ai.plausibility import warnings_for
+
+    parsed = read_file(demo_path())
+    assert len(parsed.records) > 300
+    assert warnings_for(parsed.records, lambda kind, ids: {}) == []
