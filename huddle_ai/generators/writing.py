@@ -271,7 +271,9 @@ def _gaps(judgement: Judgement) -> list[tuple[CriterionJudgement, PointScore]]:
     """Checklist points not (fully) covered, worst criteria and weakest points first."""
     out = []
     for cj in judgement.criteria:
-        keep = {Level.MET: 0, Level.PARTIAL: 1, Level.NOT_MET: 2}[cj.level] + int(cj.required)
+        if cj.level == Level.MET:
+            continue  # a criterion judged met is never "still missing" something
+        keep = {Level.PARTIAL: 1, Level.NOT_MET: 2}[cj.level] + int(cj.required)
         weak = sorted((p for p in cj.points if p.score < COVERED), key=lambda p: p.score)
         if not weak and cj.level != Level.MET and cj.points:
             weak = [min(cj.points, key=lambda p: p.score)]
