@@ -275,7 +275,7 @@ def _gaps(judgement: Judgement) -> list[tuple[CriterionJudgement, PointScore]]:
             continue  # a criterion judged met is never "still missing" something
         keep = {Level.PARTIAL: 1, Level.NOT_MET: 2}[cj.level] + int(cj.required)
         weak = sorted((p for p in cj.points if p.score < COVERED), key=lambda p: p.score)
-        if not weak and cj.level != Level.MET and cj.points:
+        if not weak and cj.points:
             weak = [min(cj.points, key=lambda p: p.score)]
         out += [(cj, p) for p in weak[:keep]]
     return sorted(out, key=lambda x: (x[0].level.score, x[1].score, x[1].point))
