@@ -27,6 +27,7 @@ from redis import Redis
 from huddle_ai import HuddleAI, broker, jobs
 from huddle_ai.demo import DEMO_ORG, demo_path
 from huddle_ai.records import Solution
+from huddle_ai.requests import SuggestRequest
 from huddle_ai.settings import Settings
 
 
@@ -60,11 +61,11 @@ def _through_queue(
         stderr=subprocess.STDOUT,
     )
     try:
-        warm = jobs.enqueue_suggest(conn, DEMO_ORG, {"solution_id": targets[0]})
+        warm = jobs.enqueue(conn, DEMO_ORG, SuggestRequest(solution_id=targets[0]))
         _wait_all(conn, [warm], timeout)
         startup = time.perf_counter() - t0
         started = time.perf_counter()
-        ids = [jobs.enqueue_suggest(conn, DEMO_ORG, {"solution_id": t}) for t in targets]
+        ids = [jobs.enqueue(conn, DEMO_ORG, SuggestRequest(solution_id=t)) for t in targets]
         _wait_all(conn, ids, timeout)
         return len(ids) / (time.perf_counter() - started), startup
     finally:

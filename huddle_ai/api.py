@@ -25,7 +25,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -42,7 +42,16 @@ from huddle_ai.errors import (
 from huddle_ai.ingest import StoredIds, check
 from huddle_ai.ingest import parsed_from as _parsed_from
 from huddle_ai.limits import RequestLimits
-from huddle_ai.records import Record, RecordId, validate_org
+from huddle_ai.records import Record, validate_org
+from huddle_ai.requests import (
+    DeleteLearnerRequest,
+    IngestRequest,
+    MatchRequest,
+    NextReviewersRequest,
+    PartnersRequest,
+    SuggestRequest,
+)
+from huddle_ai.requests import Request as OperationRequest
 from huddle_ai.settings import Settings
 from huddle_ai.store import Store
 
@@ -151,7 +160,7 @@ def stored_ids(settings: Settings) -> StoredIds:
 # -- request and response bodies ------------------------------------------------
 
 
-class _Body(BaseModel):
+class _Callback(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     callback_url: AnyHttpUrl | None = Field(
@@ -159,59 +168,29 @@ class _Body(BaseModel):
     )
 
 
-class IngestBody(_Body):
+# Each body is its operation's request (huddle_ai.requests, the job's argument)
+# plus the callback URL; the request's own rules are checked here, before anything
+# is enqueued.
+
+
+class IngestBody(IngestRequest, _Callback):
     records: list[Record] = Field(min_length=1, max_length=10_000)
-    skip_invalid: bool = False
 
 
-class SuggestBody(_Body):
-    solution_id: RecordId | None = Field(None, description="A stored solution.")
-    huddle_id: RecordId | None = Field(None, description="The huddle of new work (with text).")
-    text: str | None = Field(None, min_length=1, max_length=50_000, description="New work.")
-    k: int = Field(5, ge=1, le=20, description="Similar past solutions to draw on.")
-
-    @model_validator(mode="after")
-    def _target(self) -> SuggestBody:
-        if self.solution_id is None and (self.huddle_id is None or self.text is None):
-            raise ValueError("give solution_id, or huddle_id with text")
-        return self
+class SuggestBody(SuggestRequest, _Callback):
+    pass
 
 
-Pair = tuple[str, str]
+class MatchBody(MatchRequest, _Callback):
+    pass
 
 
-class MatchBody(_Body):
-    huddle_id: RecordId
-    k: int = Field(3, ge=1, le=20, description="Reviewers per solution.")
-    min_load: int = Field(0, ge=0, description="Fewest reviews per reviewer.")
-    max_load: int = Field(3, ge=1, le=100, description="Most reviews per reviewer.")
-    reviewers: list[str] | None = Field(None, description="Eligible reviewers; all when absent.")
-    same_team_conflict: bool = False
-    do_not_pair: list[Pair] = Field(default_factory=list, description="(reviewer, author) pairs.")
-    forced: list[Pair] = Field(default_factory=list, description="(reviewer, solution) pairs.")
-    fairness: bool = Field(False, description="Raise the worst-off solution's affinity first.")
-    floor: float | None = None
+class PartnersBody(PartnersRequest, _Callback):
+    pass
 
 
-class PartnersBody(_Body):
-    learners: list[str] | None = None
-    huddle_id: RecordId | None = None
-    group_size: int = Field(2, ge=2, le=10)
-    same_team_conflict: bool = False
-    do_not_pair: list[Pair] = Field(default_factory=list)
-    past_pairs: list[Pair] = Field(default_factory=list)
-    avoid_repeats: bool = True
-
-
-class NextReviewersBody(_Body):
-    solution_id: RecordId
-    n: int = Field(1, ge=1, le=20)
-    open_loads: dict[str, int] | None = None
-    max_load: int = Field(3, ge=1, le=100)
-    reviewers: list[str] | None = None
-    exclude: list[str] = Field(default_factory=list)
-    same_team_conflict: bool = False
-    do_not_pair: list[Pair] = Field(default_factory=list)
+class NextReviewersBody(NextReviewersRequest, _Callback):
+    pass
 
 
 class Accepted(BaseModel):
@@ -309,17 +288,25 @@ def create_app(
 
     app.state.keys = ring
 
-    def submit(op: str, org: str, args: list[Any], body: _Body, key: str | None) -> JSONResponse:
-        url = str(body.callback_url) if body.callback_url else None
+    delivery = webhooks.DeliveryPolicy(
+        timeout_s=settings.webhook_timeout_s,
+        retries=settings.webhook_retries,
+        backoff_s=settings.webhook_backoff_s,
+    )
+
+    def submit(
+        org: str, request: OperationRequest, key: str | None, callback: _Callback | None = None
+    ) -> JSONResponse:
+        url = str(callback.callback_url) if callback and callback.callback_url else None
         if url and settings.webhook_secret is None:
             raise HTTPException(422, "callback_url needs HUDDLE_AI_WEBHOOK_SECRET to be set")
         done = jobs.submit(
             conn,
-            op,
             org,
-            args,
+            request,
             idempotency_key=key,
             callback_url=url,
+            webhook=delivery,
             retries=settings.job_retries,
             backoff_s=settings.job_backoff_s,
             result_ttl=settings.job_result_ttl_s,
@@ -378,32 +365,28 @@ def create_app(
             _, errors = check(_parsed_from(body.records), references.lookup(org))
             if errors:
                 return JSONResponse({"detail": _reference_errors(errors)}, 422)
-        records = [r.model_dump(mode="json") for r in body.records]
-        return submit("ingest", org, [records, body.skip_invalid], body, idempotency_key)
+        return submit(org, body, idempotency_key, body)
 
     @app.post(
         "/v1/orgs/{org}/suggestions", status_code=202, response_model=Accepted, responses=responses
     )
     def suggest(org: Org, body: SuggestBody, idempotency_key: IdemKey = None) -> JSONResponse:
         """Draft feedback for a stored solution or for new work."""
-        params = body.model_dump(exclude={"callback_url"}, exclude_none=True)
-        return submit("suggest", org, [params], body, idempotency_key)
+        return submit(org, body, idempotency_key, body)
 
     @app.post(
         "/v1/orgs/{org}/matches", status_code=202, response_model=Accepted, responses=responses
     )
     def match(org: Org, body: MatchBody, idempotency_key: IdemKey = None) -> JSONResponse:
         """Assign reviewers to every solution of a huddle."""
-        params = body.model_dump(exclude={"callback_url"}, exclude_none=True)
-        return submit("match", org, [params], body, idempotency_key)
+        return submit(org, body, idempotency_key, body)
 
     @app.post(
         "/v1/orgs/{org}/partners", status_code=202, response_model=Accepted, responses=responses
     )
     def partners(org: Org, body: PartnersBody, idempotency_key: IdemKey = None) -> JSONResponse:
         """Group learners into accountability or learning partners."""
-        params = body.model_dump(exclude={"callback_url"}, exclude_none=True)
-        return submit("partners", org, [params], body, idempotency_key)
+        return submit(org, body, idempotency_key, body)
 
     @app.post(
         "/v1/orgs/{org}/next-reviewers",
@@ -415,8 +398,7 @@ def create_app(
         org: Org, body: NextReviewersBody, idempotency_key: IdemKey = None
     ) -> JSONResponse:
         """Who should review this solution now (rolling pick)."""
-        params = body.model_dump(exclude={"callback_url"}, exclude_none=True)
-        return submit("next_reviewers", org, [params], body, idempotency_key)
+        return submit(org, body, idempotency_key, body)
 
     @app.delete(
         "/v1/orgs/{org}/learners/{learner_id}",
@@ -426,7 +408,7 @@ def create_app(
     )
     def delete_learner(org: Org, learner_id: LearnerId) -> JSONResponse:
         """Delete a learner, their solutions and the feedback they wrote or received."""
-        return submit("delete_learner", org, [learner_id], _Body(), None)
+        return submit(org, DeleteLearnerRequest(learner_id=learner_id), None)
 
     @app.get(
         "/v1/jobs/{job_id}",
@@ -449,7 +431,7 @@ def create_app(
 
     from huddle_ai.accountability.api import router as accountability_router
 
-    app.include_router(accountability_router(settings))
+    app.include_router(accountability_router(settings, conn=conn))
 
     app.add_middleware(
         RequestLimits,

@@ -11,7 +11,6 @@ vectors from two backends.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -22,12 +21,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from huddle_ai.errors import ConfigurationError
-
-# Never reach a model hub: set before transformers / huggingface_hub are imported.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-# The weights load from local files in a blink; their progress bar is only noise.
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 __all__ = [
     "Embedder",

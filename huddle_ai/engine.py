@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 from huddle_ai.context import ContextCache
 from huddle_ai.database import Database, resolve_url
@@ -20,11 +20,27 @@ from huddle_ai.embeddings import (
     SentenceTransformerEmbedder,
     Vectors,
 )
-from huddle_ai.errors import BackendMismatchError, ConfigurationError, NotFoundError
+from huddle_ai.errors import (
+    BackendMismatchError,
+    ConfigurationError,
+    InvalidInputError,
+    NotFoundError,
+)
 from huddle_ai.formats import Parsed, read_file, write_jsonl
+from huddle_ai.generators.registry import Generators, build_generators
 from huddle_ai.ingest import IngestReport, ingest, parsed_from
 from huddle_ai.records import AnyRecord, Solution, validate_org
 from huddle_ai.reindex import ReindexReport, reindex
+from huddle_ai.requests import (
+    AffinityRequest,
+    IngestRequest,
+    MatchRequest,
+    NextReviewersRequest,
+    PartnersRequest,
+    SimilarRequest,
+    SuggestRequest,
+    validated,
+)
 from huddle_ai.retrieval import SimilarResult, similar
 from huddle_ai.settings import Settings
 from huddle_ai.store import KINDS, Store
@@ -82,37 +98,15 @@ def build_store(settings: Settings, embedder: Embedder, database: Database | Non
     return Store.embedded(settings.data_dir, embedder.id, database)
 
 
-def build_generators(settings: Settings, embedder: Embedder) -> tuple[Generator, Generator | None]:
-    """The generator the settings name and its fallback: the LLM (falling back to
-    the offline grounded generator) when ``llm_base_url`` is set, else grounded."""
-    from huddle_ai.generators.grounded import GroundedGenerator
-    from huddle_ai.generators.llm import LLMGenerator
-    from huddle_ai.privacy import should_redact
-
-    grounded = GroundedGenerator(embedder)
-    if not settings.llm_base_url:
-        return grounded, None
-    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
-    llm = LLMGenerator(
-        settings.llm_base_url,
-        settings.llm_model,
-        key,
-        prompt_version=settings.llm_prompt_version,
-        prompt_directory=settings.prompt_dir,
-        timeout_s=settings.llm_timeout_s,
-        max_retries=settings.llm_max_retries,
-        max_repairs=settings.llm_max_repairs,
-        redact=should_redact(settings.llm_base_url, settings.redact_pii),
-    )
-    return llm, grounded
-
-
 class HuddleAI:
     """Ingest, retrieve, delete and export an organization's learning records.
 
-    ``HuddleAI(settings)`` builds the embedder and store the settings name;
-    pass ``embedder=`` and/or ``store=`` to supply your own (tests pass a
-    :class:`FakeEmbedder`).
+    ``HuddleAI(settings)`` builds the embedder, store, database and generators
+    the settings name, all here, once. Pass ``embedder=``, ``store=``,
+    ``database=`` or ``generators=`` to supply your own (tests pass a
+    :class:`FakeEmbedder`). Without ``settings`` the embedder and the store
+    must be given; what is still built then takes the documented defaults of
+    :class:`Settings` (the offline grounded generator), never the environment.
     """
 
     def __init__(
@@ -122,7 +116,14 @@ class HuddleAI:
         embedder: Embedder | None = None,
         store: Store | None = None,
         database: Database | None = None,
+        generators: Generators | None = None,
     ) -> None:
+        if settings is None and (embedder is None or store is None):
+            raise ConfigurationError(
+                "HuddleAI needs settings to build its embedder and store: pass "
+                "HuddleAI(Settings()) (it reads HUDDLE_AI_* variables), or embedder= and store="
+            )
+        # the declared defaults, not the environment: only the edges read the environment
         self.settings = settings if settings is not None else Settings.model_construct()
         self.embedder = embedder if embedder is not None else build_embedder(self.settings)
         # the relational store (the store's, when one is given); no connection until first use
@@ -136,7 +137,9 @@ class HuddleAI:
         self.store = (
             store if store is not None else build_store(self.settings, self.embedder, self.database)
         )
-        self._generators: tuple[Generator, Generator | None] | None = None
+        self.generators = (
+            generators if generators is not None else build_generators(self.settings, self.embedder)
+        )
         # learners and labelled histories, valid until the store's next write
         self.context_cache = ContextCache()
 
@@ -145,15 +148,18 @@ class HuddleAI:
     def ingest(
         self,
         org: str,
-        source: Path | str | Sequence[AnyRecord] | Parsed,
+        source: Path | str | Sequence[AnyRecord] | Parsed | IngestRequest,
         *,
         kind: str | None = None,
         skip_invalid: bool = False,
-        strict: bool = False,
         progress: Progress | None = None,
     ) -> IngestReport:
-        """Ingest a file path, parsed lines or in-memory records into ``org``."""
-        if isinstance(source, Parsed):
+        """Ingest a file path, parsed lines, in-memory records or an
+        :class:`IngestRequest` (whose ``skip_invalid`` applies) into ``org``."""
+        if isinstance(source, IngestRequest):
+            parsed = parsed_from(source.records)
+            skip_invalid = source.skip_invalid
+        elif isinstance(source, Parsed):
             parsed = source
         elif isinstance(source, (str, Path)):
             parsed = read_file(Path(source), kind)
@@ -165,7 +171,6 @@ class HuddleAI:
             org,
             parsed,
             skip_invalid=skip_invalid,
-            strict=strict,
             progress=progress,
         )
 
@@ -174,20 +179,30 @@ class HuddleAI:
     def similar(
         self,
         org: str,
+        request: SimilarRequest | None = None,
         *,
         solution_id: str | None = None,
         text: str | None = None,
         huddle_id: str | None = None,
         k: int = 5,
     ) -> SimilarResult:
+        """Neighbours of a stored solution or of new text: a :class:`SimilarRequest`,
+        or its fields as keywords."""
+        if request is None:
+            with validated():
+                request = SimilarRequest(
+                    solution_id=solution_id, huddle_id=huddle_id, text=text, k=k
+                )
+        elif solution_id is not None or huddle_id is not None or text is not None:
+            raise InvalidInputError("give a SimilarRequest or its fields, not both")
         return similar(
             self.store,
             self.embedder,
             org,
-            solution_id=solution_id,
-            text=text,
-            huddle_id=huddle_id,
-            k=k,
+            solution_id=request.solution_id,
+            text=request.text,
+            huddle_id=request.huddle_id,
+            k=request.k,
         )
 
     def records(self, org: str) -> list[AnyRecord]:
@@ -260,30 +275,29 @@ class HuddleAI:
 
     # -- suggest -----------------------------------------------------------
 
-    @property
-    def generators(self) -> tuple[Generator, Generator | None]:
-        """The configured generator and its fallback, built once on first use."""
-        if self._generators is None:
-            self._generators = build_generators(self.settings, self.embedder)
-        return self._generators
-
     def suggest(
         self,
         org: str,
-        solution_id: str | None = None,
+        request: SuggestRequest | str | None = None,
         *,
         huddle_id: str | None = None,
         text: str | None = None,
         generator: Generator | None = None,
         k: int = 5,
     ) -> FeedbackSuggestion:
-        """A feedback draft for stored ``solution_id``, or for new ``text`` of ``huddle_id``.
+        """A feedback draft: a :class:`SuggestRequest`, or a stored solution id, or
+        new ``text`` of ``huddle_id`` as keywords.
 
         ``generator`` overrides the configured one; a failing LLM falls back to
         the offline generator with ``degraded=True``.
         """
         from huddle_ai.feedback import suggest
 
+        if not isinstance(request, SuggestRequest):
+            with validated():
+                request = SuggestRequest(solution_id=request, huddle_id=huddle_id, text=text, k=k)
+        elif huddle_id is not None or text is not None:
+            raise InvalidInputError("give a SuggestRequest or its fields, not both")
         configured, fallback = self.generators
         chosen = generator if generator is not None else configured
         if fallback is None and chosen is not configured:
@@ -294,44 +308,107 @@ class HuddleAI:
             self.store,
             self.embedder,
             org,
-            solution_id=solution_id,
-            text=text,
-            huddle_id=huddle_id,
+            solution_id=request.solution_id,
+            text=request.text,
+            huddle_id=request.huddle_id,
             generator=chosen,
             fallback=fallback,
             token_budget=self.settings.context_token_budget,
-            k=k,
+            k=request.k,
             cache=self.context_cache,
         )
 
     # -- matching ----------------------------------------------------------
 
-    def match_reviewers(self, org: str, huddle_id: str, **options: Any) -> ReviewAssignment:
+    def match_reviewers(self, org: str, request: MatchRequest | str) -> ReviewAssignment:
         """Exactly k reviewers per solution of a huddle, optimal total affinity, explained.
 
-        Options: see :func:`huddle_ai.matching.match_reviewers`.
+        ``request`` is a :class:`MatchRequest`, or a huddle id (every option at its default).
         """
-        from huddle_ai.matching import match_reviewers
+        from huddle_ai.matching import Weights, match_reviewers
 
-        return match_reviewers(self.store, org, huddle_id, **options)
+        if isinstance(request, str):
+            with validated():
+                request = MatchRequest(huddle_id=request)
+        return match_reviewers(
+            self.store,
+            org,
+            request.huddle_id,
+            k=request.k,
+            min_load=request.min_load,
+            max_load=request.max_load,
+            reviewers=request.reviewers,
+            weights=Weights.parse(request.weights),
+            same_team_conflict=request.same_team_conflict,
+            do_not_pair=request.do_not_pair,
+            forced=request.forced,
+            fairness=request.fairness,
+            floor=request.floor,
+            now=request.now,
+            half_life_days=request.half_life_days,
+            time_limit=request.time_limit,
+        )
 
-    def next_reviewers(self, org: str, solution_id: str, **options: Any) -> NextReviewers:
-        """Who should review this solution now, given open loads (``open_loads=``)."""
-        from huddle_ai.matching import next_reviewers
+    def next_reviewers(self, org: str, request: NextReviewersRequest | str) -> NextReviewers:
+        """Who should review this solution now, given open loads: a
+        :class:`NextReviewersRequest`, or a solution id (no open loads)."""
+        from huddle_ai.matching import Weights, next_reviewers
 
-        return next_reviewers(self.store, org, solution_id, **options)
+        if isinstance(request, str):
+            with validated():
+                request = NextReviewersRequest(solution_id=request)
+        return next_reviewers(
+            self.store,
+            org,
+            request.solution_id,
+            n=request.n,
+            open_loads=request.open_loads,
+            max_load=request.max_load,
+            reviewers=request.reviewers,
+            exclude=request.exclude,
+            weights=Weights.parse(request.weights),
+            same_team_conflict=request.same_team_conflict,
+            do_not_pair=request.do_not_pair,
+            balance=request.balance,
+            now=request.now,
+            half_life_days=request.half_life_days,
+        )
 
-    def match_partners(self, org: str, **options: Any) -> PartnerMatching:
+    def match_partners(self, org: str, request: PartnersRequest | None = None) -> PartnerMatching:
         """Partner pairs (``group_size=2``) or groups, avoiding repeats and conflicts."""
-        from huddle_ai.matching import match_partners
+        from huddle_ai.matching import Weights, match_partners
 
-        return match_partners(self.store, org, **options)
+        request = request if request is not None else PartnersRequest()
+        return match_partners(
+            self.store,
+            org,
+            learners=request.learners,
+            huddle_id=request.huddle_id,
+            group_size=request.group_size,
+            weights=Weights.parse(request.weights),
+            same_team_conflict=request.same_team_conflict,
+            do_not_pair=request.do_not_pair,
+            past_pairs=request.past_pairs,
+            avoid_repeats=request.avoid_repeats,
+            now=request.now,
+            half_life_days=request.half_life_days,
+        )
 
-    def affinity_scores(self, org: str, **options: Any) -> Affinity:
+    def affinity_scores(self, org: str, request: AffinityRequest | None = None) -> Affinity:
         """The learner x solution affinity matrix the review assignment optimises."""
-        from huddle_ai.matching import affinity_scores
+        from huddle_ai.matching import Weights, affinity_scores
 
-        return affinity_scores(self.store, org, **options)
+        request = request if request is not None else AffinityRequest()
+        return affinity_scores(
+            self.store,
+            org,
+            huddle_id=request.huddle_id,
+            learners=request.learners,
+            solutions=request.solutions,
+            weights=Weights.parse(request.weights),
+            now=request.now,
+            half_life_days=request.half_life_days,
+        )
 
     def accountability(self, *, clock: Clock | None = None) -> Accountability:
         """The accountability loop (commitments, follow-ups, risk) on this engine's database."""

@@ -1,10 +1,15 @@
-"""rq jobs: every operation as a top-level function of ids and plain JSON, and
-the client side that enqueues them and reads them back.
+"""rq jobs: every operation as a top-level function of its organization and
+its request (JSON), and the client side that enqueues them and reads them back.
 
-Job functions hold no logic: each calls one :class:`HuddleAI` method on the
-engine its worker process built once (:func:`bind`, called by ``worker.py``)
-and returns a JSON-serialisable dict. Arguments, metadata and results are
-stored with rq's JSON serializer, so no caller object is ever pickled.
+A job's argument is a request model of :mod:`huddle_ai.requests`, dumped to
+JSON by :func:`submit` and validated again on the worker. One table
+(:data:`OPS`) names each operation's request model, the typed function that
+runs it on the engine, its queue and its timeout; :func:`run_job` dispatches
+through it. Job functions hold no logic: each calls one :class:`HuddleAI`
+method on the engine its worker built once and passed in as the first
+argument (:class:`~huddle_ai.runtime.WorkerContext`), and returns a
+JSON-serialisable dict. Arguments, metadata and results are stored with rq's
+JSON serializer, so no caller object is ever pickled.
 
 Queues: ``interactive`` (suggestions, rolling picks), ``bulk`` (ingest,
 reindex, full matching, deletions) and ``webhooks`` (callback deliveries), so
@@ -21,14 +26,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import re
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, is_dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpx
 from redis import Redis
@@ -49,10 +53,21 @@ from huddle_ai.errors import (
     StoreError,
     TransientError,
 )
-from huddle_ai.formats import parse_jsonl
 from huddle_ai.records import validate_org
-from huddle_ai.webhooks import DeliveryError
-from huddle_ai.webhooks import config as webhook_config
+from huddle_ai.requests import (
+    DeleteLearnerRequest,
+    DeleteOrgRequest,
+    IngestRequest,
+    MatchRequest,
+    NextReviewersRequest,
+    PartnersRequest,
+    ReindexRequest,
+    Request,
+    SuggestRequest,
+    parse,
+)
+from huddle_ai.runtime import WorkerContext
+from huddle_ai.webhooks import DeliveryError, DeliveryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -62,130 +77,119 @@ __all__ = [
     "OPS",
     "QUEUES",
     "WEBHOOKS",
+    "Op",
     "Submitted",
-    "bind",
     "cancel",
     "enqueue",
-    "enqueue_delete_learner",
-    "enqueue_delete_org",
-    "enqueue_ingest",
-    "enqueue_match",
-    "enqueue_next_reviewers",
-    "enqueue_partners",
-    "enqueue_reindex",
-    "enqueue_suggest",
     "failed",
     "is_transient",
+    "op_of",
     "requeue",
     "result",
+    "run_job",
     "status",
+    "submit",
 ]
 
 INTERACTIVE, BULK, WEBHOOKS = "interactive", "bulk", "webhooks"
 QUEUES = (INTERACTIVE, WEBHOOKS, BULK)  # the order a worker serves them in
 SERIALIZER = JSONSerializer
 
-# -- the worker side: job functions -------------------------------------------
+R = TypeVar("R", bound=Request)
 
-_engine: HuddleAI | None = None
-
-
-def bind(hai: HuddleAI | None) -> None:
-    """Give this process's job functions their engine (the worker does this once)."""
-    global _engine
-    _engine = hai
+# -- the worker side: one typed function per operation ---------------------------
 
 
-def _hai() -> HuddleAI:
-    if _engine is None:
-        raise ConfigurationError("no engine bound: run jobs with `huddle-ai worker`")
-    return _engine
+def _ingest(hai: HuddleAI, org: str, req: IngestRequest) -> dict[str, Any]:
+    return hai.ingest(org, req).as_dict()
 
 
-def _plain(value: Any) -> Any:
-    """A JSON-serialisable dump of a library result."""
-    if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
-    if hasattr(value, "as_dict"):
-        return value.as_dict()
-    if is_dataclass(value) and not isinstance(value, type):
-        return asdict(value)
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
+def _suggest(hai: HuddleAI, org: str, req: SuggestRequest) -> dict[str, Any]:
+    return hai.suggest(org, req).model_dump(mode="json")
 
 
-def _call(method: str, org: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    fn = getattr(_hai(), method, None)
-    if fn is None:
-        raise ConfigurationError(f"this huddle_ai has no HuddleAI.{method} yet")
-    out = _plain(fn(org, **params))
-    return out if isinstance(out, dict) else {"items": out}
+def _match(hai: HuddleAI, org: str, req: MatchRequest) -> dict[str, Any]:
+    return hai.match_reviewers(org, req).model_dump(mode="json")
 
 
-def ingest_job(
-    org: str, records: list[dict[str, Any]], skip_invalid: bool = False
-) -> dict[str, Any]:
-    parsed = parse_jsonl((json.dumps(r) for r in records), source="request")
-    report = _hai().ingest(org, parsed, skip_invalid=skip_invalid)
-    return report.as_dict()
+def _partners(hai: HuddleAI, org: str, req: PartnersRequest) -> dict[str, Any]:
+    return hai.match_partners(org, req).model_dump(mode="json")
 
 
-def suggest_job(org: str, params: dict[str, Any]) -> dict[str, Any]:
-    return _call("suggest", org, params)
+def _next_reviewers(hai: HuddleAI, org: str, req: NextReviewersRequest) -> dict[str, Any]:
+    return hai.next_reviewers(org, req).model_dump(mode="json")
 
 
-def match_job(org: str, params: dict[str, Any]) -> dict[str, Any]:
-    return _call("match_reviewers", org, params)
-
-
-def partners_job(org: str, params: dict[str, Any]) -> dict[str, Any]:
-    return _call("match_partners", org, params)
-
-
-def next_reviewers_job(org: str, params: dict[str, Any]) -> dict[str, Any]:
-    return _call("next_reviewers", org, params)
-
-
-def delete_learner_job(org: str, learner_id: str) -> dict[str, Any]:
+def _delete_learner(hai: HuddleAI, org: str, req: DeleteLearnerRequest) -> dict[str, Any]:
     # A retry after a crash mid-delete finds nothing left: that is success.
     try:
-        return {"found": True, **_hai().delete_learner(org, learner_id).as_dict()}
+        return {"found": True, **hai.delete_learner(org, req.learner_id).as_dict()}
     except NotFoundError:
-        return {"found": False, "org": org, "learner_id": learner_id}
+        return {"found": False, "org": org, "learner_id": req.learner_id}
 
 
-def delete_org_job(org: str) -> dict[str, Any]:
+def _delete_org(hai: HuddleAI, org: str, req: DeleteOrgRequest) -> dict[str, Any]:
     try:
-        _hai().delete_org(org)
+        hai.delete_org(org)
     except NotFoundError:
         return {"found": False, "org": org}
     return {"found": True, "org": org}
 
 
-def reindex_job(org: str) -> dict[str, Any]:
-    return _call("reindex", org, {})
+def _reindex(hai: HuddleAI, org: str, req: ReindexRequest) -> dict[str, Any]:
+    return hai.reindex(org, force=req.force).as_dict()
 
 
 @dataclass(frozen=True)
-class Op:
-    """One kind of job: its function, queue and timeout (seconds)."""
+class Op(Generic[R]):
+    """One kind of job: its request model, the function that runs it, its
+    queue and its timeout (seconds)."""
 
-    func: str
+    name: str
+    request: type[R]
+    run: Callable[[HuddleAI, str, R], dict[str, Any]]
     queue: str
     timeout: int
 
+    def execute(self, hai: HuddleAI, org: str, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate the JSON request again (it crossed a process) and run it."""
+        return self.run(hai, validate_org(org), parse(self.request, data))
 
-OPS: dict[str, Op] = {
-    "ingest": Op("huddle_ai.jobs.ingest_job", BULK, 1800),
-    "suggest": Op("huddle_ai.jobs.suggest_job", INTERACTIVE, 180),
-    "match": Op("huddle_ai.jobs.match_job", BULK, 900),
-    "partners": Op("huddle_ai.jobs.partners_job", BULK, 900),
-    "next_reviewers": Op("huddle_ai.jobs.next_reviewers_job", INTERACTIVE, 60),
-    "delete_learner": Op("huddle_ai.jobs.delete_learner_job", BULK, 300),
-    "delete_org": Op("huddle_ai.jobs.delete_org_job", BULK, 600),
-    "reindex": Op("huddle_ai.jobs.reindex_job", BULK, 3600),
+    def dump(self, request: Request) -> dict[str, Any]:
+        """The request as the JSON the job stores (fields of the model only)."""
+        return request.model_dump(mode="json", include=set(self.request.model_fields))
+
+
+OPS: dict[str, Op[Any]] = {
+    op.name: op
+    for op in (
+        Op("ingest", IngestRequest, _ingest, BULK, 1800),
+        Op("suggest", SuggestRequest, _suggest, INTERACTIVE, 180),
+        Op("match", MatchRequest, _match, BULK, 900),
+        Op("partners", PartnersRequest, _partners, BULK, 900),
+        Op("next_reviewers", NextReviewersRequest, _next_reviewers, INTERACTIVE, 60),
+        Op("delete_learner", DeleteLearnerRequest, _delete_learner, BULK, 300),
+        Op("delete_org", DeleteOrgRequest, _delete_org, BULK, 600),
+        Op("reindex", ReindexRequest, _reindex, BULK, 3600),
+    )
 }
+
+
+def op_of(request: Request) -> Op[Any]:
+    """The operation a request is for (an HTTP body is a subclass of its request)."""
+    for cls in type(request).__mro__:
+        for op in OPS.values():
+            if op.request is cls:
+                return op
+    raise InvalidInputError(f"{type(request).__name__} is not a job request")
+
+
+def run_job(ctx: WorkerContext, op: str, org: str, request: dict[str, Any]) -> dict[str, Any]:
+    """The rq job of every operation: look ``op`` up in :data:`OPS` and run it."""
+    spec = OPS.get(op)
+    if spec is None:
+        raise ConfigurationError(f"this worker has no job kind {op!r}; upgrade it")
+    return spec.execute(ctx.engine, org, request)
 
 
 def is_transient(exc: BaseException | None) -> bool:
@@ -226,7 +230,7 @@ def _enqueue_delivery(conn: Redis, job: Job, kind: str, result: Any, error: str 
         "error": error,
         "created_at": datetime.now(UTC).isoformat(),
     }
-    cfg = webhook_config()
+    cfg = DeliveryPolicy.from_json(job.meta.get("webhook"))
     queue = Queue(WEBHOOKS, connection=conn, serializer=SERIALIZER)
     # One delivery per event, even if the job's callback runs twice.
     with contextlib.suppress(DuplicateJobError):
@@ -286,29 +290,30 @@ def backoff(retries: int, first_s: int) -> list[int]:
 
 def submit(
     conn: Redis,
-    op: str,
     org: str,
-    args: Sequence[Any],
+    request: Request,
     *,
     idempotency_key: str | None = None,
     callback_url: str | None = None,
+    webhook: DeliveryPolicy | None = None,
     timeout: int | None = None,
     retries: int = 3,
     backoff_s: int = 2,
     result_ttl: int = 86_400,
 ) -> Submitted:
-    """Enqueue ``op`` for ``org``; the same idempotency key returns the same job."""
+    """Enqueue the operation ``request`` is for, in ``org``; the same idempotency
+    key returns the same job. ``webhook`` is how the ``callback_url`` delivery
+    is retried."""
     validate_org(org)
-    spec = OPS.get(op)
-    if spec is None:
-        raise InvalidInputError(f"unknown job kind {op!r}; one of {', '.join(OPS)}")
+    spec = op_of(request)
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
         raise InvalidInputError("idempotency key must be 1-200 characters")
-    job_id = _job_id(org, op, idempotency_key)
-    meta: dict[str, Any] = {"org": org, "op": op, "max_retries": retries}
+    job_id = _job_id(org, spec.name, idempotency_key)
+    meta: dict[str, Any] = {"org": org, "op": spec.name, "max_retries": retries}
     webhooks: dict[str, Any] = {}
     if callback_url is not None:
         meta["callback_url"] = callback_url
+        meta["webhook"] = (webhook or DeliveryPolicy()).as_json()
         webhooks = {
             "on_success": Callback("huddle_ai.jobs.job_succeeded"),
             "on_failure": Callback("huddle_ai.jobs.job_failed"),
@@ -316,8 +321,8 @@ def submit(
     queue = Queue(spec.queue, connection=conn, serializer=SERIALIZER)
     try:
         queue.enqueue_call(
-            spec.func,
-            args=[org, *args],
+            "huddle_ai.jobs.run_job",
+            args=[spec.name, org, spec.dump(request)],
             timeout=timeout or spec.timeout,
             result_ttl=result_ttl,
             ttl=result_ttl,
@@ -332,50 +337,32 @@ def submit(
     return Submitted(job_id, True)
 
 
-def enqueue(conn: Redis, op: str, org: str, args: Sequence[Any], **opts: Any) -> str:
-    return submit(conn, op, org, args, **opts).job_id
-
-
-def enqueue_ingest(
+def enqueue(
     conn: Redis,
     org: str,
-    records: Sequence[Mapping[str, Any]],
+    request: Request,
     *,
-    skip_invalid: bool = False,
-    **opts: Any,
+    idempotency_key: str | None = None,
+    callback_url: str | None = None,
+    webhook: DeliveryPolicy | None = None,
+    timeout: int | None = None,
+    retries: int = 3,
+    backoff_s: int = 2,
+    result_ttl: int = 86_400,
 ) -> str:
-    """Ingest records (plain dicts in the JSONL import format); returns the job id."""
-    return enqueue(conn, "ingest", org, [[dict(r) for r in records], skip_invalid], **opts)
-
-
-def enqueue_suggest(conn: Redis, org: str, params: Mapping[str, Any], **opts: Any) -> str:
-    """``params`` are the keyword arguments of :meth:`HuddleAI.suggest`."""
-    return enqueue(conn, "suggest", org, [dict(params)], **opts)
-
-
-def enqueue_match(conn: Redis, org: str, params: Mapping[str, Any], **opts: Any) -> str:
-    """``params`` are the keyword arguments of :meth:`HuddleAI.match_reviewers`."""
-    return enqueue(conn, "match", org, [dict(params)], **opts)
-
-
-def enqueue_partners(conn: Redis, org: str, params: Mapping[str, Any], **opts: Any) -> str:
-    return enqueue(conn, "partners", org, [dict(params)], **opts)
-
-
-def enqueue_next_reviewers(conn: Redis, org: str, params: Mapping[str, Any], **opts: Any) -> str:
-    return enqueue(conn, "next_reviewers", org, [dict(params)], **opts)
-
-
-def enqueue_delete_learner(conn: Redis, org: str, learner_id: str, **opts: Any) -> str:
-    return enqueue(conn, "delete_learner", org, [learner_id], **opts)
-
-
-def enqueue_delete_org(conn: Redis, org: str, **opts: Any) -> str:
-    return enqueue(conn, "delete_org", org, [], **opts)
-
-
-def enqueue_reindex(conn: Redis, org: str, **opts: Any) -> str:
-    return enqueue(conn, "reindex", org, [], **opts)
+    """:func:`submit`, returning only the job id."""
+    return submit(
+        conn,
+        org,
+        request,
+        idempotency_key=idempotency_key,
+        callback_url=callback_url,
+        webhook=webhook,
+        timeout=timeout,
+        retries=retries,
+        backoff_s=backoff_s,
+        result_ttl=result_ttl,
+    ).job_id
 
 
 _JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")  # rq's id alphabet

@@ -14,6 +14,9 @@ old (:func:`verify` does all three).
 Delivery runs as its own rq job on the ``webhooks`` queue, retried with
 exponential backoff on connection errors, timeouts, 408/425/429 and 5xx. A
 delivery that fails for good is recorded in Redis (:func:`failed_deliveries`).
+The worker's :class:`WebhookConfig` (the secret) reaches :func:`deliver_job`
+through the worker context; how often to retry travels with each job
+(:class:`DeliveryPolicy`), so whoever queues a delivery needs no secret.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from redis import Redis
@@ -37,8 +40,9 @@ __all__ = [
     "FAILED_KEY",
     "HEADER",
     "DeliveryError",
+    "DeliveryPolicy",
+    "HasWebhookConfig",
     "WebhookConfig",
-    "bind",
     "deliver_job",
     "event_body",
     "failed_deliveries",
@@ -64,24 +68,46 @@ class DeliveryError(HuddleAIError):
 
 
 @dataclass(frozen=True)
+class DeliveryPolicy:
+    """How long one attempt may take and how often a delivery is retried."""
+
+    timeout_s: float = 10.0
+    retries: int = 6
+    backoff_s: int = 2
+
+    def as_json(self) -> dict[str, Any]:
+        return {"timeout_s": self.timeout_s, "retries": self.retries, "backoff_s": self.backoff_s}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> DeliveryPolicy:
+        if not data:
+            return cls()
+        return cls(
+            timeout_s=float(data["timeout_s"]),
+            retries=int(data["retries"]),
+            backoff_s=int(data["backoff_s"]),
+        )
+
+
+@dataclass(frozen=True)
 class WebhookConfig:
+    """What a worker delivers with: the master secret and its delivery policy."""
+
     secret: str | None
     timeout_s: float = 10.0
     retries: int = 6
     backoff_s: int = 2
 
-
-_config = WebhookConfig(secret=None)
-
-
-def bind(config: WebhookConfig) -> None:
-    """Set this process's delivery settings (the worker does this once)."""
-    global _config
-    _config = config
+    @property
+    def policy(self) -> DeliveryPolicy:
+        return DeliveryPolicy(self.timeout_s, self.retries, self.backoff_s)
 
 
-def config() -> WebhookConfig:
-    return _config
+class HasWebhookConfig(Protocol):
+    """What :func:`deliver_job` needs of the worker context."""
+
+    @property
+    def webhooks(self) -> WebhookConfig: ...
 
 
 def org_secret(master: str, org: str) -> bytes:
@@ -149,20 +175,20 @@ def failed_deliveries(
     return out
 
 
-def _attempt(org: str, url: str, event: dict[str, Any]) -> int:
-    if not _config.secret:
+def _attempt(config: WebhookConfig, org: str, url: str, event: dict[str, Any]) -> int:
+    if not config.secret:
         raise DeliveryError("no HUDDLE_AI_WEBHOOK_SECRET configured on the worker", transient=False)
     body = event_body(event)
     delivery = str(event.get("id"))
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "huddle-ai-webhooks",
-        HEADER: signature_header(org_secret(_config.secret, org), body, delivery),
+        HEADER: signature_header(org_secret(config.secret, org), body, delivery),
         "X-Huddle-Event": str(event.get("type")),
         DELIVERY_HEADER: delivery,
     }
     try:
-        reply = httpx.post(url, content=body, headers=headers, timeout=_config.timeout_s)
+        reply = httpx.post(url, content=body, headers=headers, timeout=config.timeout_s)
     except httpx.HTTPError as exc:
         raise DeliveryError(f"{url}: {type(exc).__name__}: {exc}", transient=True) from exc
     if 200 <= reply.status_code < 300:
@@ -171,11 +197,11 @@ def _attempt(org: str, url: str, event: dict[str, Any]) -> int:
     raise DeliveryError(f"{url} answered HTTP {reply.status_code}", transient=transient)
 
 
-def deliver_job(org: str, url: str, event: dict[str, Any]) -> dict[str, Any]:
+def deliver_job(ctx: HasWebhookConfig, org: str, url: str, event: dict[str, Any]) -> dict[str, Any]:
     """The rq job that POSTs one signed event; raises (to be retried) on failure."""
     job = get_current_job()
     try:
-        code = _attempt(org, url, event)
+        code = _attempt(ctx.webhooks, org, url, event)
     except DeliveryError as exc:
         last = job is None or not job.retries_left
         if job is not None and (last or not exc.transient):

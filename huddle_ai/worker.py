@@ -1,9 +1,13 @@
 """The rq worker: builds the engine (embedding model, Chroma client) once per
 process and runs jobs with it.
 
-:func:`init_process` builds the :class:`HuddleAI` and binds it to the job
-functions, and binds the webhook settings, once, when the worker starts; no
-job ever loads the model. The default :class:`SimpleHuddleWorker` runs jobs in
+:func:`init_process` builds the :class:`HuddleAI` (model, store, database,
+generators) and the webhook settings once, when the worker starts, into a
+:class:`~huddle_ai.runtime.WorkerContext`. The worker owns that context and
+sets it on each job it performs (rq's ``job_class`` is
+:class:`~huddle_ai.runtime.ContextJob`), which passes it to the job function
+as its first argument; nothing is stored in a module global, and no job ever
+loads the model. The default :class:`SimpleHuddleWorker` runs jobs in
 the worker process itself; :class:`ForkHuddleWorker` forks a work horse per
 job. Simple was measured faster for our jobs (see ``bench/worker.py`` and the
 README): a fork per job copies the page tables of a process holding torch
@@ -34,32 +38,31 @@ from rq.job import Job
 from rq.queue import Queue
 from rq.worker import BaseWorker, WorkerStatus
 
-from huddle_ai import broker, jobs, webhooks
+from huddle_ai import broker, jobs
 from huddle_ai.engine import HuddleAI
+from huddle_ai.runtime import ContextJob, WorkerContext
 from huddle_ai.settings import Settings
+from huddle_ai.webhooks import WebhookConfig
 
 __all__ = ["ForkHuddleWorker", "SimpleHuddleWorker", "init_process", "make_worker", "run"]
 
 log = logging.getLogger(__name__)
 
 
-def init_process(settings: Settings, *, hai: HuddleAI | None = None) -> HuddleAI:
-    """Build the engine once for this process and bind it to the job functions."""
+def init_process(settings: Settings, *, hai: HuddleAI | None = None) -> WorkerContext:
+    """Build what this worker's jobs run with, once: the engine and the webhook settings."""
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
     engine = hai if hai is not None else HuddleAI(settings)
     engine.sync_index()  # what a write interrupted by a crash left for the vector index
-    if hasattr(engine, "generators"):
-        engine.generators  # noqa: B018 - built now, not in the first job
-    jobs.bind(engine)
-    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-    webhooks.bind(
-        webhooks.WebhookConfig(
+    return WorkerContext(
+        engine=engine,
+        webhooks=WebhookConfig(
             secret=secret,
             timeout_s=settings.webhook_timeout_s,
             retries=settings.webhook_retries,
             backoff_s=settings.webhook_backoff_s,
-        )
+        ),
     )
-    return engine
 
 
 def _no_retry_unless_transient(job: Job, exc_type: Any, exc: Any, tb: Any) -> bool:
@@ -76,6 +79,7 @@ class _HuddleMixin:
     enough to recover dead workers' jobs, and remembering why work() ended."""
 
     recovery_s: int = 30
+    context: WorkerContext | None = None
     job_monitoring_interval: int
     maintenance_interval: int
     stopping = False
@@ -94,6 +98,12 @@ class _HuddleMixin:
     def request_stop(self, signum: Any, frame: Any) -> None:
         self.stopping = True
         super().request_stop(signum, frame)  # type: ignore[misc]
+
+    def perform_job(self, job: Job, queue: Queue, execution: Execution) -> bool:
+        if isinstance(job, ContextJob):
+            job.context = self.context
+        done: bool = super().perform_job(job, queue, execution)  # type: ignore[misc]
+        return done
 
 
 class SimpleHuddleWorker(_HuddleMixin, SimpleWorker):
@@ -126,10 +136,12 @@ class ForkHuddleWorker(_HuddleMixin, Worker):
 def make_worker(
     conn: Redis,
     settings: Settings,
+    context: WorkerContext,
     queues: Sequence[str] = jobs.QUEUES,
     *,
     name: str | None = None,
 ) -> BaseWorker:
+    """A worker of the configured class that runs its jobs with ``context``."""
     cls: type[BaseWorker] = (
         SimpleHuddleWorker if settings.worker_class == "simple" else ForkHuddleWorker
     )
@@ -138,12 +150,14 @@ def make_worker(
         name=name,
         connection=conn,
         serializer=jobs.SERIALIZER,
+        job_class=ContextJob,
         job_monitoring_interval=settings.job_heartbeat_s,
         maintenance_interval=max(1, min(settings.job_recovery_s, 600)),
         exception_handlers=[_no_retry_unless_transient],
         default_result_ttl=settings.job_result_ttl_s,
     )
     worker.recovery_s = settings.job_recovery_s  # type: ignore[attr-defined]
+    worker.context = context  # type: ignore[attr-defined]
     return worker
 
 
@@ -170,16 +184,16 @@ def run(
 ) -> bool:
     """Serve ``queues`` until stopped (or until they are empty with ``burst``).
 
-    The engine is built once, here, before the first job. When the connection
+    The engine is built once, here, before the first job (or ``hai`` is used). When the connection
     to Redis is lost for longer than rq tolerates, the worker waits for Redis
     to come back and starts serving again. Returns whether any job ran.
     """
-    init_process(settings, hai=hai)
+    context = init_process(settings, hai=hai)
     conn = broker.connect(broker.resolve_url(settings.redis_url, settings.data_dir))
     _wait_for(conn)
     worked = False
     while True:
-        worker = make_worker(conn, settings, queues)
+        worker = make_worker(conn, settings, context, queues)
         try:
             worked = (
                 worker.work(

@@ -19,8 +19,14 @@ import uvicorn
 
 from huddle_ai import HuddleAI, jobs, worker
 from huddle_ai.limits import server_config
+from huddle_ai.requests import IngestRequest
 from huddle_ai.settings import Settings
 from tests.conftest import free_port
+
+
+def ingest_request(records: list[dict[str, Any]], skip_invalid: bool = False) -> IngestRequest:
+    """An ingest request from plain records in the import format."""
+    return IngestRequest.model_validate({"records": records, "skip_invalid": skip_invalid})
 
 
 def flushed(url: str) -> redis.Redis:
@@ -107,7 +113,6 @@ def drain(settings: Settings, hai: HuddleAI) -> None:
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
-        jobs.bind(None)
 
 
 @contextlib.contextmanager

@@ -14,8 +14,18 @@ import redis
 from huddle_ai import HuddleAI, jobs
 from huddle_ai.errors import InvalidInputError, NotFoundError, TransientError
 from huddle_ai.records import RecordAdapter
+from huddle_ai.requests import (
+    DeleteLearnerRequest,
+    DeleteOrgRequest,
+    MatchRequest,
+    NextReviewersRequest,
+    PartnersRequest,
+    ReindexRequest,
+    SimilarRequest,
+    SuggestRequest,
+)
 from huddle_ai.settings import Settings
-from tests.jobs_helpers import drain, flushed
+from tests.jobs_helpers import drain, flushed, ingest_request
 from tests.sample_data import ALL, SOLUTIONS
 
 RECORDS = [RecordAdapter.validate_python(r) for r in ALL]
@@ -32,10 +42,11 @@ def settings(redis_url: str, tmp_path: Path) -> Settings:
 
 
 def test_idempotency_key_returns_the_same_job(conn: redis.Redis) -> None:
-    a = jobs.submit(conn, "suggest", "acme", [{"solution_id": "s-1"}], idempotency_key="k1")
-    b = jobs.submit(conn, "suggest", "acme", [{"solution_id": "s-2"}], idempotency_key="k1")
-    other_org = jobs.submit(conn, "suggest", "beta", [{"solution_id": "s-1"}], idempotency_key="k1")
-    fresh = jobs.submit(conn, "suggest", "acme", [{"solution_id": "s-1"}])
+    s1, s2 = SuggestRequest(solution_id="s-1"), SuggestRequest(solution_id="s-2")
+    a = jobs.submit(conn, "acme", s1, idempotency_key="k1")
+    b = jobs.submit(conn, "acme", s2, idempotency_key="k1")
+    other_org = jobs.submit(conn, "beta", s1, idempotency_key="k1")
+    fresh = jobs.submit(conn, "acme", s1)
     assert a.created and not b.created and b.job_id == a.job_id
     assert other_org.created and other_org.job_id != a.job_id
     assert fresh.job_id not in (a.job_id, other_org.job_id)
@@ -43,20 +54,20 @@ def test_idempotency_key_returns_the_same_job(conn: redis.Redis) -> None:
     assert jobs.status(conn, a.job_id)["queue"] == "interactive"
 
 
-def test_unknown_op_and_bad_org_are_rejected(conn: redis.Redis) -> None:
-    with pytest.raises(InvalidInputError, match="unknown job kind"):
-        jobs.enqueue(conn, "nope", "acme", [])
+def test_a_request_of_no_job_and_a_bad_org_are_rejected(conn: redis.Redis) -> None:
+    with pytest.raises(InvalidInputError, match="SimilarRequest is not a job request"):
+        jobs.enqueue(conn, "acme", SimilarRequest(solution_id="s-1"))
     with pytest.raises(InvalidInputError, match="organization"):
-        jobs.enqueue_delete_org(conn, "Bad Org!")
+        jobs.enqueue(conn, "Bad Org!", DeleteOrgRequest())
     assert conn.dbsize() == 0
 
 
 def test_ingest_then_suggest_results_are_json(
     conn: redis.Redis, settings: Settings, fake_hai: HuddleAI
 ) -> None:
-    ingest = jobs.enqueue_ingest(conn, "acme", ALL)
+    ingest = jobs.enqueue(conn, "acme", ingest_request(ALL))
     drain(settings, fake_hai)
-    suggest = jobs.enqueue_suggest(conn, "acme", {"solution_id": SOLUTIONS[0]["id"]})
+    suggest = jobs.enqueue(conn, "acme", SuggestRequest(solution_id=SOLUTIONS[0]["id"]))
     drain(settings, fake_hai)
 
     done = jobs.status(conn, ingest)
@@ -66,7 +77,7 @@ def test_ingest_then_suggest_results_are_json(
     assert got["status"] == "finished" and got["retries"] == 0
     assert got["result"]["generator"] == "grounded" and got["result"]["next_step"]
     # Re-running the same ingest writes nothing new (idempotent writes).
-    again = jobs.enqueue_ingest(conn, "acme", ALL)
+    again = jobs.enqueue(conn, "acme", ingest_request(ALL))
     drain(settings, fake_hai)
     assert jobs.status(conn, again)["result"]["unchanged"] == len(ALL)
     assert fake_hai.store.count("acme", "solution") == len(SOLUTIONS)
@@ -76,7 +87,7 @@ def test_invalid_input_fails_once_with_its_reason_and_writes_nothing(
     conn: redis.Redis, settings: Settings, fake_hai: HuddleAI
 ) -> None:
     orphan = {**SOLUTIONS[0], "huddle_id": "h-missing"}
-    job_id = jobs.enqueue_ingest(conn, "acme", [orphan], retries=3, backoff_s=0)
+    job_id = jobs.enqueue(conn, "acme", ingest_request([orphan]), retries=3, backoff_s=0)
     drain(settings, fake_hai)
     info = jobs.status(conn, job_id)
     assert info["status"] == "failed" and info["retries"] == 0
@@ -88,37 +99,39 @@ def test_invalid_input_fails_once_with_its_reason_and_writes_nothing(
 def test_transient_errors_are_retried(
     conn: redis.Redis, settings: Settings, fake_hai: HuddleAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake_hai.ingest("acme", [])
-    calls: list[str] = []
+    fake_hai.ingest("acme", RECORDS)
+    calls: list[SuggestRequest] = []
+    real = fake_hai.suggest
 
-    def flaky(org: str, solution_id: str | None = None, **kw: Any) -> dict[str, Any]:
-        calls.append(org)
+    def flaky(org: str, request: SuggestRequest, **kw: Any) -> Any:
+        calls.append(request)
         if len(calls) < 3:
             raise TransientError("LLM answered 503")
-        return {"ok": True, "calls": len(calls)}
+        return real(org, request)
 
     monkeypatch.setattr(fake_hai, "suggest", flaky)
-    job_id = jobs.enqueue_suggest(conn, "acme", {"solution_id": "s-1"}, retries=3, backoff_s=0)
+    target = SuggestRequest(solution_id=SOLUTIONS[0]["id"])
+    job_id = jobs.enqueue(conn, "acme", target, retries=3, backoff_s=0)
     drain(settings, fake_hai)
     info = jobs.status(conn, job_id)
-    assert info["status"] == "finished" and info["result"] == {"ok": True, "calls": 3}
-    assert info["retries"] == 2
+    assert info["status"] == "finished" and info["result"]["generator"] == "grounded"
+    assert info["retries"] == 2 and calls == [target] * 3  # re-validated, equal each time
 
     # Out of retries: failed, with the last reason kept.
     calls.clear()
 
-    def down(org: str, **kw: Any) -> dict[str, Any]:
+    def down(org: str, request: SuggestRequest, **kw: Any) -> Any:
         raise TransientError("down")
 
     monkeypatch.setattr(fake_hai, "suggest", down)
-    job_id = jobs.enqueue_suggest(conn, "acme", {"solution_id": "s-1"}, retries=2, backoff_s=0)
+    job_id = jobs.enqueue(conn, "acme", target, retries=2, backoff_s=0)
     drain(settings, fake_hai)
     info = jobs.status(conn, job_id)
     assert info["status"] == "failed" and info["retries"] == 2 and "down" in info["error"]
 
 
 def test_lookups_are_scoped_to_the_organization(conn: redis.Redis) -> None:
-    job_id = jobs.enqueue_delete_learner(conn, "acme", "l-ana")
+    job_id = jobs.enqueue(conn, "acme", DeleteLearnerRequest(learner_id="l-ana"))
     assert jobs.status(conn, job_id, org="acme")["status"] == "queued"
     for fn in (jobs.status, jobs.result, jobs.cancel):
         with pytest.raises(NotFoundError):
@@ -129,10 +142,10 @@ def test_lookups_are_scoped_to_the_organization(conn: redis.Redis) -> None:
 
 
 def test_cancel_and_requeue(conn: redis.Redis, settings: Settings, fake_hai: HuddleAI) -> None:
-    queued = jobs.enqueue_reindex(conn, "acme")
+    queued = jobs.enqueue(conn, "acme", ReindexRequest())
     assert jobs.cancel(conn, queued, org="acme")["status"] == "canceled"
 
-    missing = jobs.enqueue_suggest(conn, "acme", {"solution_id": "s-1"})
+    missing = jobs.enqueue(conn, "acme", SuggestRequest(solution_id="s-1"))
     drain(settings, fake_hai)  # the organization has no records yet: fails, not retried
     assert jobs.status(conn, missing)["status"] == "failed"
     assert jobs.status(conn, queued)["status"] == "canceled"  # never ran
@@ -150,8 +163,8 @@ def test_delete_jobs_are_idempotent(
     conn: redis.Redis, settings: Settings, fake_hai: HuddleAI
 ) -> None:
     fake_hai.ingest("acme", RECORDS)
-    first = jobs.enqueue_delete_learner(conn, "acme", "l-ana")
-    second = jobs.enqueue_delete_learner(conn, "acme", "l-ana")
+    first = jobs.enqueue(conn, "acme", DeleteLearnerRequest(learner_id="l-ana"))
+    second = jobs.enqueue(conn, "acme", DeleteLearnerRequest(learner_id="l-ana"))
     drain(settings, fake_hai)
     one, two = jobs.status(conn, first)["result"], jobs.status(conn, second)["result"]
     assert one["found"] is True and one["solutions"] >= 1
@@ -164,9 +177,9 @@ def test_matching_jobs_call_the_engine(
 ) -> None:
     fake_hai.ingest("acme", RECORDS)
     huddle = SOLUTIONS[0]["huddle_id"]
-    match = jobs.enqueue_match(conn, "acme", {"huddle_id": huddle, "k": 1, "max_load": 5})
-    pairs = jobs.enqueue_partners(conn, "acme", {"group_size": 2})
-    pick = jobs.enqueue_next_reviewers(conn, "acme", {"solution_id": SOLUTIONS[0]["id"]})
+    match = jobs.enqueue(conn, "acme", MatchRequest(huddle_id=huddle, k=1, max_load=5))
+    pairs = jobs.enqueue(conn, "acme", PartnersRequest(group_size=2))
+    pick = jobs.enqueue(conn, "acme", NextReviewersRequest(solution_id=SOLUTIONS[0]["id"]))
     drain(settings, fake_hai)
     assert jobs.status(conn, match)["queue"] == "bulk"
     assert jobs.status(conn, pick)["queue"] == "interactive"

@@ -18,9 +18,11 @@ from rq.results import Result
 
 from huddle_ai import FakeEmbedder, Store, jobs
 from huddle_ai.fake_llm import FakeLLM, Reply
+from huddle_ai.requests import SuggestRequest
 from tests.jobs_helpers import (
     finished,
     flushed,
+    ingest_request,
     kill_group,
     start_worker,
     state,
@@ -40,7 +42,7 @@ def _successes(conn: redis.Redis, job_id: str) -> int:
 
 
 def _ingest_all(conn: redis.Redis, log: Path) -> None:
-    job_id = jobs.enqueue_ingest(conn, "acme", ALL)
+    job_id = jobs.enqueue(conn, "acme", ingest_request(ALL))
     wait_until(finished(conn, job_id), 60, "the sample ingest", log)
     assert state(conn, job_id) == "finished"
 
@@ -65,7 +67,7 @@ def test_worker_killed_mid_job_is_recovered_by_another(redis_url: str, tmp_path:
     second = None
     try:
         wait_until(lambda: workers(conn) == 1, 60, "the first worker", log)
-        job_id = jobs.enqueue_ingest(conn, "acme", [HUDDLE, *LEARNERS, *bulk], backoff_s=1)
+        job_id = jobs.enqueue(conn, "acme", ingest_request([HUDDLE, *LEARNERS, *bulk]), backoff_s=1)
         wait_until(lambda: state(conn, job_id) == "started", 30, "the job to start", log)
         time.sleep(1.0)
         assert state(conn, job_id) == "started"  # killed mid-job, not after
@@ -110,7 +112,7 @@ def test_worker_reconnects_after_redis_restarts(tmp_path: Path) -> None:
             time.sleep(1.5)
             server = ValkeyServer(port=port)
             server.start()
-            job_id = jobs.enqueue_suggest(conn, "acme", {"solution_id": SOLUTIONS[0]["id"]})
+            job_id = jobs.enqueue(conn, "acme", SuggestRequest(solution_id=SOLUTIONS[0]["id"]))
             wait_until(finished(conn, job_id), 60, f"a job after a restart {moment}", log)
             assert state(conn, job_id) == "finished"
             assert jobs.status(conn, job_id)["result"]["generator"] == "grounded"
@@ -136,7 +138,7 @@ def test_load_eight_clients_with_repeated_idempotency_keys(redis_url: str, tmp_p
                 key = f"k{(i * 50 + j) % distinct}"
                 target = SOLUTIONS[int(key[1:]) % len(SOLUTIONS)]["id"]
                 got = jobs.submit(
-                    own, "suggest", "acme", [{"solution_id": target}], idempotency_key=key
+                    own, "acme", SuggestRequest(solution_id=target), idempotency_key=key
                 )
                 with lock:
                     submitted.append((key, got.job_id, got.created))
@@ -199,10 +201,10 @@ def test_llm_rate_limit_then_success_and_failure_degrades(redis_url: str, tmp_pa
         try:
             wait_until(lambda: workers(conn) == 1, 60, "the worker", log)
             _ingest_all(conn, log)
-            target = {"solution_id": SOLUTIONS[0]["id"]}
+            target = SuggestRequest(solution_id=SOLUTIONS[0]["id"])
 
             llm.push(Reply.error(429), Reply.json(_llm_reply()))
-            ok = jobs.enqueue_suggest(conn, "acme", target)
+            ok = jobs.enqueue(conn, "acme", target)
             wait_until(finished(conn, ok), 60, "the rate-limited job", log)
             info = jobs.status(conn, ok)
             assert info["status"] == "finished" and info["retries"] == 0
@@ -211,7 +213,7 @@ def test_llm_rate_limit_then_success_and_failure_degrades(redis_url: str, tmp_pa
             assert _successes(conn, ok) == 1 and len(llm.requests) == 2
 
             llm.reset()  # from now on every call answers 500
-            bad = jobs.enqueue_suggest(conn, "acme", target)
+            bad = jobs.enqueue(conn, "acme", target)
             wait_until(finished(conn, bad), 90, "the degraded job", log)
             info = jobs.status(conn, bad)
             assert info["status"] == "finished", info

@@ -14,6 +14,12 @@ from huddle_ai.demo import DEMO_ORG, demo_path
 from huddle_ai.errors import InfeasibleError
 from huddle_ai.matching import COMPONENTS
 from huddle_ai.records import Learner, Solution
+from huddle_ai.requests import (
+    AffinityRequest,
+    MatchRequest,
+    NextReviewersRequest,
+    PartnersRequest,
+)
 
 
 def _records(hai: HuddleAI) -> tuple[dict[str, Learner], dict[str, Solution]]:
@@ -33,9 +39,8 @@ def test_demo_review_assignment_holds_every_constraint(demo_hai: HuddleAI) -> No
     first = sorted(s for s in solutions if solutions[s].huddle_id == huddle)[0]
     author = solutions[first].learner_id
     other = next(lid for lid in learners if learners[lid].team != learners[author].team)
-    result = demo_hai.match_reviewers(
-        DEMO_ORG,
-        huddle,
+    request = MatchRequest(
+        huddle_id=huddle,
         k=3,
         max_load=4,
         min_load=1,
@@ -52,6 +57,7 @@ def test_demo_review_assignment_holds_every_constraint(demo_hai: HuddleAI) -> No
             )
         ],
     )
+    result = demo_hai.match_reviewers(DEMO_ORG, request)
     assert result.optimal
     mine = {s for s in solutions if solutions[s].huddle_id == huddle}
     assert set(result.by_solution) == mine
@@ -83,16 +89,22 @@ def test_demo_rolling_pick_partners_and_scores(demo_hai: HuddleAI) -> None:
     huddle = _huddle(solutions)
     sid = sorted(s for s in solutions if solutions[s].huddle_id == huddle)[0]
     full = {lid: 3 for lid in list(learners)[:10]}
-    picks = demo_hai.next_reviewers(DEMO_ORG, sid, n=3, open_loads=full, max_load=3)
+    picks = demo_hai.next_reviewers(
+        DEMO_ORG, NextReviewersRequest(solution_id=sid, n=3, open_loads=full, max_load=3)
+    )
     assert len(picks.picks) == 3 and picks.picks[0].score >= picks.picks[-1].score - 0.1
     assert all(p.reviewer_id not in full for p in picks.picks)
     assert all(p.reviewer_id != solutions[sid].learner_id and p.reason for p in picks.picks)
     assert set(full) - {solutions[sid].learner_id} <= set(picks.at_capacity)
     everyone = {lid: 3 for lid in learners}
     with pytest.raises(InfeasibleError, match="at max load 3"):
-        demo_hai.next_reviewers(DEMO_ORG, sid, open_loads=everyone, max_load=3)
+        demo_hai.next_reviewers(
+            DEMO_ORG, NextReviewersRequest(solution_id=sid, open_loads=everyone, max_load=3)
+        )
 
-    pm = demo_hai.match_partners(DEMO_ORG, learners=list(learners)[:7], same_team_conflict=True)
+    pm = demo_hai.match_partners(
+        DEMO_ORG, PartnersRequest(learners=list(learners)[:7], same_team_conflict=True)
+    )
     placed = [m for g in pm.groups for m in g.members] + pm.unmatched
     assert sorted(placed) == sorted(list(learners)[:7])
     for g in pm.groups:
@@ -111,13 +123,13 @@ def test_demo_rolling_pick_partners_and_scores(demo_hai: HuddleAI) -> None:
     title = next(r for r in demo_hai.records(DEMO_ORG) if r.id == huddle).title  # type: ignore[union-attr]
     cited = [
         r
-        for g in demo_hai.match_partners(DEMO_ORG, huddle_id=huddle).groups
+        for g in demo_hai.match_partners(DEMO_ORG, PartnersRequest(huddle_id=huddle)).groups
         for r in g.reasons.values()
         if "similar problems in" in r
     ]
     assert cited and all(f"\u201c{title}\u201d" in r for r in cited)
 
-    aff = demo_hai.affinity_scores(DEMO_ORG, huddle_id=huddle)
+    aff = demo_hai.affinity_scores(DEMO_ORG, AffinityRequest(huddle_id=huddle))
     exp = aff.components["expertise"]
     # a learner's own solution is in their history: their expertise on it is the maximum
     for j, s in enumerate(aff.target_ids):

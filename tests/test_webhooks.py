@@ -12,9 +12,21 @@ from pathlib import Path
 import pytest
 
 from huddle_ai import jobs, webhooks
+from huddle_ai.requests import SuggestRequest
 from tests.conftest import free_port
-from tests.jobs_helpers import finished, flushed, start_worker, stop, wait_until, worker_env
+from tests.jobs_helpers import (
+    finished,
+    flushed,
+    ingest_request,
+    start_worker,
+    stop,
+    wait_until,
+    worker_env,
+)
 from tests.sample_data import ALL, SOLUTIONS
+
+# how often the submitter asks for a delivery to be retried (it travels with the job)
+POLICY = webhooks.DeliveryPolicy(timeout_s=2, retries=6, backoff_s=1)
 
 SECRET = "test-master-secret"
 
@@ -83,11 +95,15 @@ def test_delivery_retries_until_the_receiver_is_up_and_failures_are_recorded(
     port, refusing_port = free_port(), free_port()
     receiver = refusing = None
     try:
-        ingest = jobs.enqueue_ingest(conn, "acme", ALL)
+        ingest = jobs.enqueue(conn, "acme", ingest_request(ALL))
         wait_until(finished(conn, ingest), 60, "the ingest", log)
         url = f"http://127.0.0.1:{port}/hook"
-        job_id = jobs.enqueue_suggest(
-            conn, "acme", {"solution_id": SOLUTIONS[0]["id"]}, callback_url=url
+        job_id = jobs.enqueue(
+            conn,
+            "acme",
+            SuggestRequest(solution_id=SOLUTIONS[0]["id"]),
+            callback_url=url,
+            webhook=POLICY,
         )
         wait_until(finished(conn, job_id), 60, "the suggestion", log)
         delivery = f"whk-{job_id}-finished"
@@ -112,8 +128,12 @@ def test_delivery_retries_until_the_receiver_is_up_and_failures_are_recorded(
         # A receiver that refuses (HTTP 410) is not retried; the failure is listed.
         refusing = Receiver(refusing_port, status=410)
         bad_url = f"http://127.0.0.1:{refusing_port}/gone"
-        other = jobs.enqueue_suggest(
-            conn, "acme", {"solution_id": SOLUTIONS[1]["id"]}, callback_url=bad_url
+        other = jobs.enqueue(
+            conn,
+            "acme",
+            SuggestRequest(solution_id=SOLUTIONS[1]["id"]),
+            callback_url=bad_url,
+            webhook=POLICY,
         )
         wait_until(lambda: bool(webhooks.failed_deliveries(conn)), 60, "a recorded failure", log)
         failure = webhooks.failed_deliveries(conn, "acme")[0]

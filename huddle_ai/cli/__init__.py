@@ -6,6 +6,7 @@ arguments) end with a one-line message and a non-zero exit, never a traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -63,4 +64,8 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def main() -> None:
+    # The process edge: never reach a model hub (set before transformers or
+    # huggingface_hub are imported); local weights need no progress bar.
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_PROGRESS_BARS"):
+        os.environ.setdefault(name, "1")
     sys.exit(run())

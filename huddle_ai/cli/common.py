@@ -17,13 +17,30 @@ from huddle_ai.engine import HuddleAI
 from huddle_ai.errors import ConfigurationError
 from huddle_ai.settings import Settings
 
-__all__ = ["DataDirOpt", "JsonOpt", "OrgOpt", "engine", "print_json", "progress_bar", "settings"]
+__all__ = [
+    "TARGET_OPTIONS",
+    "DataDirOpt",
+    "JsonOpt",
+    "OrgOpt",
+    "engine",
+    "print_json",
+    "progress_bar",
+    "settings",
+]
 
 OrgOpt = Annotated[str, typer.Option("--org", help="Organization id.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 DataDirOpt = Annotated[
     Path | None, typer.Option("--data-dir", help="Store directory (HUDDLE_AI_DATA_DIR).")
 ]
+
+# how the CLI names the fields of a "stored solution, or new text for a huddle" request
+TARGET_OPTIONS = {
+    "solution_id": "--solution ID",
+    "huddle_id": "--huddle ID",
+    "text": "--text",
+    "k": "--limit",
+}
 
 _engines: dict[str, HuddleAI] = {}
 

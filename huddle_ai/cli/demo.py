@@ -15,6 +15,7 @@ from huddle_ai.cli.records import _summary, show_similar
 from huddle_ai.demo import DEMO_ORG, demo_path
 from huddle_ai.engine import HuddleAI
 from huddle_ai.records import Solution
+from huddle_ai.requests import MatchRequest, PartnersRequest
 from huddle_ai.suggestion import SuggestionBody
 
 
@@ -51,8 +52,10 @@ def _demo_matching(hai: HuddleAI, solution: Solution, out: dict[str, object], qu
     """Review assignment and partners for the showcased huddle, each pair explained."""
     from huddle_ai.cli.match import show_assignment, show_partners
 
-    assignment = hai.match_reviewers(DEMO_ORG, solution.huddle_id, k=3, max_load=3)
-    partners = hai.match_partners(DEMO_ORG, huddle_id=solution.huddle_id)
+    assignment = hai.match_reviewers(
+        DEMO_ORG, MatchRequest(huddle_id=solution.huddle_id, k=3, max_load=3)
+    )
+    partners = hai.match_partners(DEMO_ORG, PartnersRequest(huddle_id=solution.huddle_id))
     out["matching"] = assignment.model_dump(mode="json")
     out["partners"] = partners.model_dump(mode="json")
     if not quiet:

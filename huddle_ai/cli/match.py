@@ -20,6 +20,13 @@ from huddle_ai.matching import (
     ReviewAssignment,
     Weights,
 )
+from huddle_ai.requests import (
+    AffinityRequest,
+    MatchRequest,
+    NextReviewersRequest,
+    PartnersRequest,
+    validated,
+)
 
 WeightsOpt = Annotated[
     str | None,
@@ -35,6 +42,31 @@ AvoidOpt = Annotated[
 SameTeamOpt = Annotated[
     bool, typer.Option("--same-team-conflict", help="Never pair people from the same team.")
 ]
+
+
+def _weights(spec: str | None) -> dict[str, float] | None:
+    return None if spec is None else Weights.parse(spec).as_dict()
+
+
+# request fields by the options that set them, for error messages
+_OPTIONS = {
+    "huddle_id": "--huddle",
+    "solution_id": "--solution",
+    "k": "--reviewers-per-solution",
+    "min_load": "--min-load",
+    "max_load": "--max-load",
+    "reviewers": "--reviewers",
+    "do_not_pair": "--avoid",
+    "forced": "--force",
+    "floor": "--floor",
+    "learners": "--learners",
+    "solutions": "--solutions",
+    "group_size": "--group-size",
+    "past_pairs": "--past",
+    "open_loads": "--load",
+    "exclude": "--exclude",
+    "weights": "--weights",
+}
 
 
 def _ids(value: str | None) -> list[str] | None:
@@ -132,32 +164,32 @@ def match(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Assign exactly k reviewers to each solution of a huddle, optimally and explained."""
-    w = Weights.parse(weights)
-    hai = engine(data_dir)
-    result = hai.match_reviewers(
-        org,
-        huddle,
-        k=reviewers_per_solution,
-        min_load=min_load,
-        max_load=max_load,
-        reviewers=_ids(reviewers),
-        weights=w,
-        same_team_conflict=same_team_conflict,
-        do_not_pair=_pairs(avoid, "--avoid"),
-        forced=_pairs(force, "--force"),
-        fairness=fairness,
-        floor=floor,
-    )
-    if scores_out is not None:
+    w = _weights(weights)
+    with validated(_OPTIONS):
+        request = MatchRequest(
+            huddle_id=huddle,
+            k=reviewers_per_solution,
+            min_load=min_load,
+            max_load=max_load,
+            reviewers=_ids(reviewers),
+            weights=w,
+            same_team_conflict=same_team_conflict,
+            do_not_pair=_pairs(avoid, "--avoid"),
+            forced=_pairs(force, "--force"),
+            fairness=fairness,
+            floor=floor,
+        )
         sols = _ids(solutions)
-        aff = hai.affinity_scores(
-            org,
+        scores = AffinityRequest(
             huddle_id=None if sols else huddle,
             solutions=sols,
             learners=_ids(learners) or _ids(reviewers),
             weights=w,
         )
-        write_scores(aff, scores_out)
+    hai = engine(data_dir)
+    result = hai.match_reviewers(org, request)
+    if scores_out is not None:
+        write_scores(hai.affinity_scores(org, scores), scores_out)
     if as_json:
         print_json(result.model_dump(mode="json"))
     else:
@@ -187,17 +219,18 @@ def partners(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Accountability or learning partners: pairs or groups maximising affinity."""
-    result = engine(data_dir).match_partners(
-        org,
-        learners=_ids(learners),
-        huddle_id=huddle,
-        group_size=group_size,
-        weights=Weights.parse(weights),
-        same_team_conflict=same_team_conflict,
-        do_not_pair=_pairs(avoid, "--avoid"),
-        past_pairs=_pairs(past, "--past"),
-        avoid_repeats=not allow_repeats,
-    )
+    with validated(_OPTIONS):
+        request = PartnersRequest(
+            learners=_ids(learners),
+            huddle_id=huddle,
+            group_size=group_size,
+            weights=_weights(weights),
+            same_team_conflict=same_team_conflict,
+            do_not_pair=_pairs(avoid, "--avoid"),
+            past_pairs=_pairs(past, "--past"),
+            avoid_repeats=not allow_repeats,
+        )
+    result = engine(data_dir).match_partners(org, request)
     if as_json:
         print_json(result.model_dump(mode="json"))
     else:
@@ -230,18 +263,19 @@ def next_reviewers(
             loads[rid] = int(count)
         except ValueError as exc:
             raise InvalidInputError(f"--load {rid}={count}: the load must be an integer") from exc
-    result = engine(data_dir).next_reviewers(
-        org,
-        solution,
-        n=n,
-        open_loads=loads,
-        max_load=max_load,
-        reviewers=_ids(reviewers),
-        exclude=_ids(exclude) or [],
-        weights=Weights.parse(weights),
-        same_team_conflict=same_team_conflict,
-        do_not_pair=_pairs(avoid, "--avoid"),
-    )
+    with validated({**_OPTIONS, "n": "--n", "max_load": "--max-load"}):
+        request = NextReviewersRequest(
+            solution_id=solution,
+            n=n,
+            open_loads=loads,
+            max_load=max_load,
+            reviewers=_ids(reviewers),
+            exclude=_ids(exclude) or [],
+            weights=_weights(weights),
+            same_team_conflict=same_team_conflict,
+            do_not_pair=_pairs(avoid, "--avoid"),
+        )
+    result = engine(data_dir).next_reviewers(org, request)
     if as_json:
         print_json(result.model_dump(mode="json"))
     else:

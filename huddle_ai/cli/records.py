@@ -9,10 +9,19 @@ from typing import Annotated
 import typer
 
 from huddle_ai.cli.app import app
-from huddle_ai.cli.common import DataDirOpt, JsonOpt, OrgOpt, engine, print_json, progress_bar
-from huddle_ai.errors import ImportRejectedError, InvalidInputError, LineError
+from huddle_ai.cli.common import (
+    TARGET_OPTIONS,
+    DataDirOpt,
+    JsonOpt,
+    OrgOpt,
+    engine,
+    print_json,
+    progress_bar,
+)
+from huddle_ai.errors import ImportRejectedError
 from huddle_ai.formats import read_file
 from huddle_ai.ingest import IngestReport
+from huddle_ai.requests import SimilarRequest, validated
 from huddle_ai.retrieval import SimilarResult
 
 
@@ -34,9 +43,6 @@ def ingest(
     skip_invalid: Annotated[
         bool, typer.Option("--skip-invalid", help="Write the good lines, report the bad ones.")
     ] = False,
-    strict: Annotated[
-        bool, typer.Option("--strict", help="Treat warnings as errors: then nothing is written.")
-    ] = False,
     as_json: JsonOpt = False,
     data_dir: DataDirOpt = None,
 ) -> None:
@@ -45,9 +51,7 @@ def ingest(
     hai = engine(data_dir)
     try:
         with progress_bar("embedding", as_json) as progress:
-            report = hai.ingest(
-                org, parsed, skip_invalid=skip_invalid, strict=strict, progress=progress
-            )
+            report = hai.ingest(org, parsed, skip_invalid=skip_invalid, progress=progress)
     except ImportRejectedError as exc:
         if as_json:
             print_json(
@@ -60,21 +64,14 @@ def ingest(
             )
         else:
             for err in exc.errors:
-                typer.echo(f"{exc.source}: {_where(err)}", err=True)
+                typer.echo(f"{exc.source}: {err}", err=True)
         raise
-    for warning in report.warnings:
-        typer.echo(f"{parsed.source}: warning: {_where(warning)}", err=True)
     if as_json:
         print_json(report.as_dict())
         return
     for err in report.errors:
         typer.echo(f"{parsed.source}: skipped {err}", err=True)
     typer.echo(_summary(report))
-
-
-def _where(err: LineError) -> str:
-    """``line N (id 'x'): why``, or just why for the file as a whole (line 0)."""
-    return str(err) if err.line else err.reason
 
 
 def show_similar(result: SimilarResult) -> None:
@@ -108,9 +105,9 @@ def similar(
     data_dir: DataDirOpt = None,
 ) -> None:
     """The k most similar past solutions, same huddle first, with their feedback."""
-    if solution is None and (huddle is None or text is None):
-        raise InvalidInputError("give --solution ID, or --huddle ID with --text")
-    result = engine(data_dir).similar(org, solution_id=solution, text=text, huddle_id=huddle, k=k)
+    with validated(TARGET_OPTIONS):
+        request = SimilarRequest(solution_id=solution, huddle_id=huddle, text=text, k=k)
+    result = engine(data_dir).similar(org, request)
     if as_json:
         print_json(result.model_dump(mode="json"))
     else:

@@ -9,8 +9,9 @@ from typing import Annotated
 import typer
 
 from huddle_ai.cli.app import app
-from huddle_ai.cli.common import DataDirOpt, JsonOpt, OrgOpt, engine, print_json
+from huddle_ai.cli.common import TARGET_OPTIONS, DataDirOpt, JsonOpt, OrgOpt, engine, print_json
 from huddle_ai.errors import InvalidInputError
+from huddle_ai.requests import SuggestRequest, validated
 from huddle_ai.suggestion import FeedbackSuggestion
 
 __all__ = ["show_suggestion"]
@@ -76,11 +77,9 @@ def suggest(
     """Draft feedback for a solution: the LLM when HUDDLE_AI_LLM_BASE_URL is set,
     else the offline grounded generator."""
     body = _read_text(text, file)
-    if solution is not None and (huddle is not None or body is not None):
-        raise InvalidInputError("give --solution ID, or --huddle ID with --text/--file, not both")
-    if solution is None and (huddle is None or body is None or not body.strip()):
-        raise InvalidInputError("give --solution ID, or --huddle ID with --text/--file")
-    result = engine(data_dir).suggest(org, solution, huddle_id=huddle, text=body, k=k)
+    with validated(TARGET_OPTIONS):
+        request = SuggestRequest(solution_id=solution, huddle_id=huddle, text=body, k=k)
+    result = engine(data_dir).suggest(org, request)
     if as_json:
         print_json(result.model_dump(mode="json"))
     else:

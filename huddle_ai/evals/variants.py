@@ -6,8 +6,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from huddle_ai.embeddings import Embedder
-from huddle_ai.errors import ConfigurationError, InvalidInputError
+from huddle_ai.errors import InvalidInputError
 from huddle_ai.generators import Generator
+from huddle_ai.generators.registry import GENERATORS, build_generator
 from huddle_ai.settings import Settings
 
 __all__ = ["GeneratorFactory", "Variant", "generator_factory", "parse_variants"]
@@ -31,12 +32,12 @@ def parse_variants(generators: Sequence[str], prompts: Sequence[str]) -> list[Va
     """The matrix: prompt versions apply to the llm generator; grounded has no prompt."""
     out: list[Variant] = []
     for name in dict.fromkeys(generators):
-        if name in ("grounded", *BASELINES):
-            out.append(Variant(name))
-        elif name == "llm":
+        if name == "llm":
             out.extend(Variant("llm", p) for p in dict.fromkeys(prompts))
+        elif name in (*GENERATORS, *BASELINES):
+            out.append(Variant(name))
         else:
-            known = ", ".join(["grounded", "llm", *BASELINES])
+            known = ", ".join([*GENERATORS, *BASELINES])
             raise InvalidInputError(f"unknown generator {name!r} (known: {known})")
     if not out:
         raise InvalidInputError("no variants to run: name at least one generator")
@@ -44,7 +45,8 @@ def parse_variants(generators: Sequence[str], prompts: Sequence[str]) -> list[Va
 
 
 def generator_factory(settings: Settings, embedder: Embedder) -> GeneratorFactory:
-    """Build generators from settings (called at the edge: CLI, CI)."""
+    """Build a variant's generator: a baseline, or one of the generator registry's
+    (:mod:`huddle_ai.generators.registry`), the llm with the variant's prompt."""
 
     def make(variant: Variant) -> Generator:
         if variant.generator in BASELINES:
@@ -56,28 +58,8 @@ def generator_factory(settings: Settings, embedder: Embedder) -> GeneratorFactor
                 "always_majority": AlwaysMajority,
             }
             return baselines[variant.generator]()
-        if variant.generator == "grounded":
-            from huddle_ai.generators.grounded import GroundedGenerator
-
-            return GroundedGenerator(embedder)
-        if not settings.llm_base_url:
-            raise ConfigurationError(
-                "the llm generator needs HUDDLE_AI_LLM_BASE_URL (any OpenAI-compatible endpoint)"
-            )
-        from huddle_ai.generators.llm import LLMGenerator
-        from huddle_ai.privacy import should_redact
-
-        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
-        return LLMGenerator(
-            settings.llm_base_url,
-            settings.llm_model,
-            key,
-            prompt_version=variant.prompt or "v1",
-            prompt_directory=settings.prompt_dir,
-            timeout_s=settings.llm_timeout_s,
-            max_retries=settings.llm_max_retries,
-            max_repairs=settings.llm_max_repairs,
-            redact=should_redact(settings.llm_base_url, settings.redact_pii),
+        return build_generator(
+            variant.generator, settings, embedder, prompt_version=variant.prompt or "v1"
         )
 
     return make
