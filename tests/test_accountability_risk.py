@@ -56,7 +56,7 @@ def test_fitted_model_explains_in_words_and_is_calibrated_on_held_out_cohorts() 
     scored = model.score(test[0].features())
     worst = max(scored, key=lambda r: r.score)
     assert worst.at_risk and worst.reasons and worst.method == "model"
-    report = evaluate_risk_seeds([31, 32], train=2, test=1, learners=150)
+    report = evaluate_risk_seeds([31, 32], train=2, test=1, learners=80)
     summary = report["summary"]
     assert isinstance(summary, dict)
     for key in ("auc_model", "auc_heuristic", "auc_baseline_total_activity", "brier_model"):

@@ -208,7 +208,9 @@ def fit_risk_model(
     c = _choose_c(x, y, cv, seed)
 
     def base() -> object:
-        return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
+        return make_pipeline(
+            StandardScaler(), LogisticRegression(C=c, solver="newton-cholesky", max_iter=200)
+        )
 
     # calibrated on folds the fit did not see (sigmoid: a two-parameter map, safe on
     # a few hundred learners where isotonic would overfit)
@@ -227,7 +229,9 @@ def _choose_c(x: NDArray[np.float64], y: NDArray[np.int_], cv: int, seed: int) -
     for c in REGULARISATION:
         losses = []
         for fit_idx, val_idx in folds.split(x, y):
-            m = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
+            m = make_pipeline(
+                StandardScaler(), LogisticRegression(C=c, solver="newton-cholesky", max_iter=200)
+            )
             m.fit(x[fit_idx], y[fit_idx])
             p = np.clip(m.predict_proba(x[val_idx])[:, 1], 1e-6, 1 - 1e-6)
             t = y[val_idx]
