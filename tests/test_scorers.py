@@ -6,6 +6,7 @@ A strict ``good > bad`` on every pair means a constant scorer fails every test.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -515,3 +516,34 @@ def test_verdict_agreement_reads_the_rubric_and_needs_an_assessment() -> None:
     assert get_scorer("verdict_agreement").fn(sample_).value == 0.0
     ranks("verdict_agreement", po_sample("Correct.", level="met"), sample_)
     assert not get_scorer("verdict_agreement").fn(Sample(text="Correct.")).applicable
+
+
+# -- learned scorers and validity --------------------------------------------
+
+
+def test_learned_scorers_need_weights_and_heuristics_say_so() -> None:
+    for name in ("actionable", "specific", "accurate", "respectful", "no_giveaway"):
+        info = SCORERS[name]
+        assert info.kind == "learned"
+        score = info.fn(Sample(text="What do you get if you multiply both sides by 3?"))
+        assert not score.applicable and "needs fitted scorer weights" in score.explanation
+    for name in ("actionability", "specificity", "tone_balance", "length"):
+        assert SCORERS[name].validity == "heuristic (not validated)"
+    assert "mechanical" in SCORERS["provenance"].validity
+
+
+def test_a_bound_scorer_carries_its_validation() -> None:
+    from huddle_ai.evals.agreement import Validation
+    from huddle_ai.evals.learned import ScorerModels, packaged_path
+    from huddle_ai.evals.scorers import scorer_registry
+
+    models = ScorerModels.load(packaged_path())
+    model = models.models["specific"]
+    checked = Validation(labels="acme labels", method="5-fold", n=40, auc=0.8, kappa=0.5)
+    models.models["specific"] = replace(model, validation=checked)
+    registry = scorer_registry(models)
+    assert registry["specific"].validity.startswith("validated on acme labels (5-fold): n=40")
+    # without an embedding model of the kind the weights were fitted with: not applicable
+    score = registry["specific"].fn(Sample(text="x", solution="y"), embedder=FakeEmbedder())
+    assert not score.applicable and "fitted with" in score.explanation
+    assert get_scorer("specific", registry).kind == "learned"

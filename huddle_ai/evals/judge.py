@@ -14,15 +14,19 @@ from pathlib import Path
 from typing import Any
 
 from huddle_ai.errors import GenerationError
+from huddle_ai.evals.labelled import DIMENSIONS as LABELLED
 from huddle_ai.evals.sample import Sample
 from huddle_ai.evals.scorers import Score
 from huddle_ai.generators.client import LLMClient, Usage
 from huddle_ai.privacy import Redactor
 from huddle_ai.prompts import load_prompt
 
-__all__ = ["DIMENSIONS", "Judge"]
+__all__ = ["DIMENSIONS", "DIMENSIONS_BY_VERSION", "Judge"]
 
 DIMENSIONS = ("specificity", "actionability", "tone_balance", "rubric_coverage", "overall")
+# what each prompt version grades: v2 grades the five dimensions people label
+# (huddle_ai.evals.labelled), so its agreement is measured like the learned scorers'
+DIMENSIONS_BY_VERSION = {"v1": DIMENSIONS, "v2": LABELLED}
 _JSON = re.compile(r"\{.*\}", re.S)
 _PARAMS = ("temperature", "max_tokens")
 
@@ -62,10 +66,11 @@ class Judge:
         )
         self.model = self.client.model
         self.usage = Usage()
+        self.dimensions = DIMENSIONS_BY_VERSION.get(self.prompt.version, DIMENSIONS)
 
     @property
     def metric_names(self) -> list[str]:
-        return [f"judge_{d}" for d in DIMENSIONS]
+        return [f"judge_{d}" for d in self.dimensions]
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -87,15 +92,21 @@ class Judge:
         rubric = "\n".join(
             f"- {c.id} {c.name}: {c.description}" for c in (huddle.rubric if huddle else [])
         )
+        if not rubric and sample.criteria:
+            rubric = "\n".join(f"- {c}" for c in sample.criteria)
         scrub = self.client.scrub
+        values = {
+            "huddle": scrub(f"{huddle.title}: {huddle.goal}") if huddle else "(unknown)",
+            "task": scrub(sample.task or (f"{huddle.title}: {huddle.prompt}" if huddle else ""))
+            or "(unknown)",
+            "reference": scrub(sample.answer) if sample.answer else "(none)",
+            "rubric": scrub(rubric) if rubric else "(none)",
+            # the prompt puts these inside their tags; escaped, they cannot close them
+            "solution": scrub(sample.solution, self.usage) if sample.solution else "(none)",
+            "feedback": scrub(sample.text, self.usage),
+        }
         rendered = self.prompt.render(
-            {
-                "huddle": scrub(f"{huddle.title}: {huddle.goal}") if huddle else "(unknown)",
-                "rubric": scrub(rubric) if rubric else "(none)",
-                # the prompt puts these two inside their tags; escaped, they cannot close them
-                "solution": scrub(sample.solution, self.usage) if sample.solution else "(none)",
-                "feedback": scrub(sample.text, self.usage),
-            }
+            {k: v for k, v in values.items() if k in self.prompt.input_variables}
         )
         try:
             content = self._ask(rendered.messages())
@@ -110,7 +121,7 @@ class Judge:
             return {m: Score.na("judge reply was not a JSON object") for m in self.metric_names}
         why = str(data.get("explanation", ""))[:200]
         out: dict[str, Score] = {}
-        for dim in DIMENSIONS:
+        for dim in self.dimensions:
             raw = data.get(dim)
             if isinstance(raw, (int, float)) and not isinstance(raw, bool) and 1 <= raw <= 5:
                 out[f"judge_{dim}"] = Score((float(raw) - 1) / 4, f"judge: {raw}/5. {why}")

@@ -156,6 +156,18 @@ def _agreement(run: dict[str, Any]) -> str:
     return f"<table><tr><th>scorer</th><th>n</th><th>AUC</th><th>κ (binary)</th></tr>{rows}</table>"
 
 
+def _validity(run: dict[str, Any]) -> str:
+    """Whose labels each scorer was validated on, n, AUC, κ -- or that nobody checked it."""
+    if not run.get("validity"):
+        return ""
+    rows = "".join(
+        f"<tr><td>{escape(n)}</td><td>{escape(v['validity'])}</td></tr>"
+        for n, v in run["validity"].items()
+    )
+    head = "<tr><th>scorer</th><th>validity</th></tr>"
+    return f"<h2>Scorer validity</h2><table id='validity'>{head}{rows}</table>"
+
+
 def _list(title: str, items: list[str]) -> str:
     if not items:
         return ""
@@ -258,6 +270,7 @@ def render_html(run: dict[str, Any]) -> str:
         + f"<h2>Metrics by variant</h2>{_charts(run)}"
         f"<h2>Diff against baseline</h2>{_diff(run)}"
         f"<h2>Agreement with human labels</h2>{_agreement(run)}"
+        f"{_validity(run)}"
         "<h2>Cases</h2><p><input id='filter' placeholder='filter cases…' size='40'></p>"
         f"<div id='cases'>{cases}</div>"
         f"<script>{_JS}</script></body></html>"

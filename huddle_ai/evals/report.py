@@ -128,4 +128,8 @@ def render_markdown(run: dict[str, Any]) -> str:
         ]
         for name, a in run["agreement"].items():
             lines.append(f"| {name} | {a['n']} | {fmt(a['auc'])} | {fmt(a['kappa'])} |")
+    if run.get("validity"):
+        # whose labels each scorer was validated on, n, AUC, κ -- or that nobody checked it
+        lines += ["", "### Scorer validity", "", "| scorer | validity |", "|---|---|"]
+        lines += [f"| {name} | {v['validity']} |" for name, v in run["validity"].items()]
     return "\n".join(lines) + "\n"

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +28,7 @@ from huddle_ai.engine import HuddleAI
 from huddle_ai.evals.cache import Cache, cache_key
 from huddle_ai.evals.judge import Judge
 from huddle_ai.evals.sample import Sample
-from huddle_ai.evals.scorers import SCORERS, Score
+from huddle_ai.evals.scorers import SCORERS, Score, ScorerInfo
 from huddle_ai.evals.stats import accuracy, auc, cohen_kappa, macro_f1, mean_std
 from huddle_ai.evals.suite import Case, Suite
 from huddle_ai.evals.variants import GeneratorFactory, Variant, parse_variants
@@ -83,8 +83,10 @@ def _sample(out: dict[str, Any], ctx: FeedbackContext, case: Case, secrets: list
     )
 
 
-def _score(sample: Sample, names: Sequence[str], hai: HuddleAI) -> dict[str, Score]:
-    return {n: SCORERS[n].fn(sample, embedder=hai.embedder) for n in names}
+def _score(
+    sample: Sample, names: Sequence[str], hai: HuddleAI, scorers: Mapping[str, ScorerInfo]
+) -> dict[str, Score]:
+    return {n: scorers[n].fn(sample, embedder=hai.embedder) for n in names}
 
 
 def _as_json(scores: dict[str, Score]) -> dict[str, dict[str, Any]]:
@@ -168,6 +170,7 @@ def _agreement(
     hai: HuddleAI,
     judge: Judge | None,
     secrets: list[str],
+    scorers: Mapping[str, ScorerInfo] = SCORERS,
 ) -> dict[str, dict[str, float | int | None]]:
     """How each scorer (and the judge) agrees with the suite's human labels."""
     if not suite.labeled:
@@ -187,8 +190,8 @@ def _agreement(
         )
         graded = judge.grade(sample) if judge is not None else {}
         for name, label in sample.labels.items():
-            if name in SCORERS:
-                s = SCORERS[name].fn(sample, embedder=hai.embedder)
+            if name in scorers:
+                s = scorers[name].fn(sample, embedder=hai.embedder)
                 if s.applicable:
                     pairs.setdefault(name, ([], []))[0].append(label)
                     pairs[name][1].append(s.value)
@@ -207,6 +210,15 @@ def _agreement(
             "kappa": k,
         }
     return out
+
+
+def _judge_validity() -> dict[str, Any]:
+    return {
+        "kind": "judge",
+        "validity": "LLM judge: not validated here (its agreement depends on the model; "
+        "measure it with eval score --judge on labelled data)",
+        "validation": None,
+    }
 
 
 def loho_org(org: str, index: int) -> str:
@@ -261,8 +273,12 @@ def run_suite(
     judge: Judge | None = None,
     progress: Progress | None = None,
     leave_one_huddle_out: bool = False,
+    scorers: Mapping[str, ScorerInfo] | None = None,
 ) -> RunResult:
     """Run every case on every variant ``repeat`` times and score the outputs.
+
+    ``scorers`` is the registry to score with (:func:`~huddle_ai.evals.scorers.scorer_registry`
+    binds the learned scorers to their weights); by default the learned ones are unbound.
 
     With ``leave_one_huddle_out``, each huddle's cases see none of that huddle's
     feedback (see the module docstring); metrics aggregate over all cases as usual.
@@ -270,7 +286,8 @@ def run_suite(
     started = time.perf_counter()
     variants = list(variants or parse_variants(suite.generators, suite.prompts))
     repeat = repeat or suite.repeat
-    names = list(suite.scorers or SCORERS)
+    registry = dict(scorers) if scorers is not None else dict(SCORERS)
+    names = list(suite.scorers or registry)
     secrets = _secrets([v.prompt for v in variants if v.prompt] or suite.prompts)
     orgs = _orgs(hai, suite, leave_one_huddle_out)
     learners = {org: learner_names(hai.store, org) for org in dict.fromkeys(orgs.values())}
@@ -303,7 +320,7 @@ def run_suite(
             for r in range(repeat):
                 out = _generate(gen, ctx, private, cache_key(gen, ctx, private, r), cache)
                 sample = _sample(out, ctx, case, secrets)
-                scores = _score(sample, names, hai)
+                scores = _score(sample, names, hai, registry)
                 if judge is not None and out.get("suggestion") is not None:
                     scores.update(judge.grade(sample))
                 sug = out.get("suggestion") or {}
@@ -341,11 +358,13 @@ def run_suite(
         "variants": [v.label for v in variants],
         "repeat": repeat,
         "scorers": names,
-        "directions": {n: SCORERS[n].higher_is_better for n in names},
+        "directions": {n: registry[n].higher_is_better for n in names},
+        "validity": {n: registry[n].describe() for n in names}
+        | ({n: _judge_validity() for n in judge.metric_names} if judge is not None else {}),
         "thresholds": suite.thresholds,
         "regression": suite.regression,
         "metrics": metrics,
-        "agreement": _agreement(suite, contexts, hai, judge, secrets),
+        "agreement": _agreement(suite, contexts, hai, judge, secrets, registry),
         "cases": cells,
         "cache": {"hits": cache.hits, "misses": cache.misses} if cache else None,
         "judge": judge.describe() if judge is not None else None,

@@ -19,6 +19,8 @@ from huddle_ai.suggestion import FeedbackSuggestion, SuggestionBody
 __all__ = ["Sample"]
 
 _KINDS = ("goal", "criterion", "solution", "feedback")
+# record keys read by from_record beyond the sample's own fields
+_RECORD_KEYS = frozenset({"feedback", "work", "rubric"})
 
 
 class Sample(BaseModel):
@@ -50,6 +52,11 @@ class Sample(BaseModel):
         default_factory=list, description="Texts (system prompts) that must not be revealed."
     )
     labels: dict[str, float] = Field(default_factory=dict, description="Human labels by scorer.")
+    task: str = Field("", description="The challenge or question, when there is no huddle.")
+    criteria: list[str] = Field(
+        default_factory=list, description="Rubric criteria as text, when there is no huddle."
+    )
+    answer: str | None = Field(None, description="A reference answer or key points of the task.")
 
     @classmethod
     def from_output(
@@ -73,10 +80,22 @@ class Sample(BaseModel):
 
         ``feedback`` is a string or a suggestion object; ``context`` is a
         :class:`FeedbackContext` object or a list of ``{id, text}`` items.
+        A record of a labelled set (:mod:`huddle_ai.evals.labelled`) is read
+        too: ``work`` is the solution, ``task`` and ``rubric`` (a list of
+        criteria) describe it, and there ``reference`` is the reference
+        *answer*, not reference feedback. Fields a sample has no place for
+        (ids, metadata) are ignored here; ``eval score`` writes them back.
         """
         if not isinstance(record, dict):
             raise InvalidInputError(f"{where}: expected a JSON object")
-        data = dict(record)
+        data = {k: v for k, v in record.items() if k in cls.model_fields or k in _RECORD_KEYS}
+        if "work" in data:
+            # the labelled-set schema: work, task, rubric as text, reference answer
+            data.setdefault("solution", data.pop("work"))
+            if "reference" in data:
+                data["answer"] = data.pop("reference")
+        if isinstance(data.get("rubric"), list):
+            data["criteria"] = [str(c) for c in data.pop("rubric")]
         fb = data.pop("feedback", None)
         if fb is None:
             raise InvalidInputError(f"{where}: field 'feedback' is required")

@@ -1,4 +1,11 @@
-"""Feedback scorers: plain functions with one signature.
+"""Feedback scorers: plain functions with one signature, and what is known of their validity.
+
+The five *learned* scorers (``actionable``, ``specific``, ``accurate``,
+``respectful``, ``no_giveaway``) are calibrated probabilities fitted on
+people's labels (:mod:`huddle_ai.evals.learned`); they need fitted weights,
+which the caller loads and binds with :func:`scorer_registry`. The keyword
+scorers (``actionability``, ``specificity``, ``tone_balance``, ``length`` ...)
+are *heuristics*: nobody has shown they agree with people, and reports say so.
 
 Every scorer is ``scorer(sample: Sample, *, embedder: Embedder | None = None) -> Score``.
 It reads only the :class:`Sample`, returns a value (``nan`` when the scorer
@@ -16,14 +23,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 import numpy as np
 
 from huddle_ai.context import ContextItem
 from huddle_ai.embeddings import Embedder
 from huddle_ai.errors import InvalidInputError
+from huddle_ai.evals.agreement import HEURISTIC, Validation, validation_note
+from huddle_ai.evals.labelled import DIMENSIONS
+from huddle_ai.evals.learned import ScorerModels
 from huddle_ai.evals.sample import Sample
 from huddle_ai.evals.score import Score, Scorer
 from huddle_ai.evals.sourcing import evidence_reuse, misquotes, provenance, transplanted
@@ -31,12 +42,14 @@ from huddle_ai.evals.text import content_words, longest_shared_run, sentences, w
 from huddle_ai.evals.verdict import verdict_agreement
 
 __all__ = [
+    "DIMENSION_DOCS",
     "SCORERS",
     "Score",
     "Scorer",
     "ScorerInfo",
     "get_scorer",
     "lower_is_better",
+    "scorer_registry",
 ]
 
 
@@ -476,41 +489,101 @@ def tokens(sample: Sample, *, embedder: Embedder | None = None) -> Score:
 # -- registry ------------------------------------------------------------------
 
 
+Kind = Literal["learned", "heuristic", "mechanical", "reference"]
+_KIND_NOTES = {
+    "heuristic": HEURISTIC,
+    "mechanical": "mechanical (needs no labels)",
+    "reference": "compares with a reference or expected answer",
+}
+
+
 @dataclass(frozen=True)
 class ScorerInfo:
+    """A scorer and what is known of its validity.
+
+    ``kind``: *learned* (fitted on people's labels; ``validation`` holds its
+    held-out or cross-validated agreement), *heuristic* (rules nobody has
+    checked against people), *mechanical* (a fact of the output that needs
+    no labels) or *reference* (agreement with an expected answer).
+    """
+
     name: str
     fn: Callable[..., Score]
     higher_is_better: bool = True
     bounded: bool = True
+    kind: Kind = "mechanical"
+    validation: Validation | None = None
 
     @property
     def doc(self) -> str:
         return (self.fn.__doc__ or "").strip().splitlines()[0]
 
+    @property
+    def validity(self) -> str:
+        """One line for reports: whose labels, n, AUC, κ -- or why it needs none."""
+        if self.kind == "learned":
+            return validation_note(self.validation)
+        return _KIND_NOTES[self.kind]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "validity": self.validity,
+            "validation": self.validation.row() if self.validation else None,
+        }
+
+
+def _unbound(dimension: str) -> Callable[..., Score]:
+    def scorer(sample: Sample, *, embedder: Embedder | None = None) -> Score:
+        return Score.na("needs fitted scorer weights (huddle-ai eval loads the packaged ones)")
+
+    scorer.__doc__ = f"Learned: {DIMENSION_DOCS[dimension]}"
+    scorer.__name__ = dimension
+    return scorer
+
+
+def _bound(models: ScorerModels, dimension: str) -> Callable[..., Score]:
+    def scorer(sample: Sample, *, embedder: Embedder | None = None) -> Score:
+        return models.score(dimension, sample, embedder)
+
+    scorer.__doc__ = f"Learned: {DIMENSION_DOCS[dimension]}"
+    scorer.__name__ = dimension
+    return scorer
+
+
+DIMENSION_DOCS = {
+    "actionable": "it is clear what the learner should do next (calibrated probability).",
+    "specific": "it refers to this work, not comments that fit any submission.",
+    "accurate": "its judgement is right with respect to task, rubric and reference.",
+    "respectful": "respectful, encouraging tone (critical is fine; demeaning is not).",
+    "no_giveaway": "it leaves the thinking to the learner instead of handing over the answer.",
+}
+
 
 _ALL: list[ScorerInfo] = [
     ScorerInfo("schema_validity", schema_validity),
-    ScorerInfo("citation_faithfulness", citation_faithfulness),
+    ScorerInfo("citation_faithfulness", citation_faithfulness, kind="heuristic"),
     ScorerInfo("rubric_coverage", rubric_coverage),
-    ScorerInfo("assessment_agreement", assessment_agreement),
-    ScorerInfo("criterion_agreement", criterion_agreement),
-    ScorerInfo("rouge_l", rouge_l),
-    ScorerInfo("rouge_2", rouge_2),
-    ScorerInfo("bleu", bleu),
-    ScorerInfo("reference_cosine", reference_cosine),
-    ScorerInfo("specificity", specificity),
-    ScorerInfo("actionability", actionability),
-    ScorerInfo("tone_balance", tone_balance),
-    ScorerInfo("length", length),
+    ScorerInfo("assessment_agreement", assessment_agreement, kind="reference"),
+    ScorerInfo("criterion_agreement", criterion_agreement, kind="reference"),
+    ScorerInfo("rouge_l", rouge_l, kind="reference"),
+    ScorerInfo("rouge_2", rouge_2, kind="reference"),
+    ScorerInfo("bleu", bleu, kind="reference"),
+    ScorerInfo("reference_cosine", reference_cosine, kind="reference"),
+    ScorerInfo("specificity", specificity, kind="heuristic"),
+    ScorerInfo("actionability", actionability, kind="heuristic"),
+    ScorerInfo("tone_balance", tone_balance, kind="heuristic"),
+    ScorerInfo("length", length, kind="heuristic"),
     ScorerInfo("injection_resistance", injection_resistance),
     ScorerInfo("pii_leakage", pii_leakage),
     ScorerInfo("provenance", provenance, higher_is_better=False),
     ScorerInfo("transplanted", transplanted, higher_is_better=False, bounded=False),
     ScorerInfo("misquotes", misquotes, higher_is_better=False, bounded=False),
     ScorerInfo("evidence_reuse", evidence_reuse, higher_is_better=False, bounded=False),
-    ScorerInfo("verdict_agreement", verdict_agreement),
+    ScorerInfo("verdict_agreement", verdict_agreement, kind="reference"),
     ScorerInfo("latency_ms", latency_ms, higher_is_better=False, bounded=False),
     ScorerInfo("tokens", tokens, higher_is_better=False, bounded=False),
+    *(ScorerInfo(d, _unbound(d), kind="learned") for d in DIMENSIONS),
 ]
 SCORERS: dict[str, ScorerInfo] = {s.name: s for s in _ALL}
 
@@ -527,9 +600,24 @@ def unbounded(metric: str) -> bool:
     return metric == "cost_per_case" if info is None else not info.bounded
 
 
-def get_scorer(name: str) -> ScorerInfo:
+def scorer_registry(models: ScorerModels | None = None) -> dict[str, ScorerInfo]:
+    """Every scorer, the learned ones bound to ``models`` (and carrying their validation).
+
+    Learned dimensions ``models`` does not hold keep an unbound scorer that
+    says it needs weights.
+    """
+    if models is None:
+        return dict(SCORERS)
+    out = dict(SCORERS)
+    for dim, model in models.models.items():
+        out[dim] = replace(SCORERS[dim], fn=_bound(models, dim), validation=model.validation)
+    return out
+
+
+def get_scorer(name: str, registry: Mapping[str, ScorerInfo] | None = None) -> ScorerInfo:
     """The scorer called ``name``, or an error listing the known ones."""
+    known = SCORERS if registry is None else registry
     try:
-        return SCORERS[name]
+        return known[name]
     except KeyError:
-        raise InvalidInputError(f"unknown scorer {name!r}; known: {', '.join(SCORERS)}") from None
+        raise InvalidInputError(f"unknown scorer {name!r}; known: {', '.join(known)}") from None

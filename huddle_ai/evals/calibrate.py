@@ -1,0 +1,143 @@
+"""Calibrate a learned scorer to an organization's own labels.
+
+:func:`calibrate` fits one dimension on the organization's labelled items
+(the same model and features as the packaged scorers), measures it by
+nested cross-validation (the outer folds never take part in choosing or
+fitting the model they score), and measures the packaged scorer on the same
+labels for comparison. :func:`save_calibrated` writes it next to any other
+dimension the organization calibrated before; :func:`load_scorers` gives
+later runs the packaged weights with the organization's in their place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from huddle_ai.embeddings import Embedder
+from huddle_ai.errors import ConfigurationError, InvalidInputError
+from huddle_ai.evals.agreement import Validation, measure
+from huddle_ai.evals.features import featurize
+from huddle_ai.evals.labelled import DIMENSIONS, LabelledItem
+from huddle_ai.evals.learned import ScorerModels, packaged_path
+from huddle_ai.evals.scorer_fit import GRID, SMALL_GRID, fit_dimension
+from huddle_ai.records import validate_org
+
+__all__ = ["Calibration", "calibrate", "calibrated_path", "load_scorers", "save_calibrated"]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A dimension fitted to an organization's labels, with its agreement figures."""
+
+    models: ScorerModels
+    dimension: str
+    cross_validated: Validation
+    packaged: Validation | None
+
+
+def calibrated_path(data_dir: Path, org: str) -> Path:
+    """Where an organization's calibrated scorers live under the data directory."""
+    return data_dir / "scorers" / f"{validate_org(org)}.json"
+
+
+def calibrate(
+    items: Sequence[LabelledItem],
+    embedder: Embedder,
+    dimension: str,
+    *,
+    who: str,
+    packaged: ScorerModels | None = None,
+    folds: int = 5,
+) -> Calibration:
+    """Fit ``dimension`` on ``items`` and measure it by nested cross-validation."""
+    if dimension not in DIMENSIONS:
+        raise InvalidInputError(
+            f"unknown scorer {dimension!r} to calibrate; learned scorers: {', '.join(DIMENSIONS)}"
+        )
+    rows = [i for i in items if dimension in i.labels]
+    if len(rows) < 10:
+        raise InvalidInputError(
+            f"{who}: {len(rows)} item(s) labelled {dimension!r}; calibrating needs at least 10"
+        )
+    y = np.array([i.labels[dimension] for i in rows])
+    yes = int(y.sum())
+    if min(yes, len(y) - yes) < 4:
+        raise InvalidInputError(
+            f"{who}: {dimension!r} needs at least 4 yes and 4 no labels "
+            f"(has {yes} yes, {len(y) - yes} no)"
+        )
+    feats = featurize(rows, embedder)
+    dense = len(feats.names) - feats.dim_embedding
+    x = feats.values
+    grid = GRID if len(rows) >= 150 else SMALL_GRID
+    from sklearn.model_selection import StratifiedKFold
+
+    k = min(folds, yes, len(y) - yes)
+    oof = np.zeros(len(y))
+    for tr, te in StratifiedKFold(k, shuffle=True, random_state=0).split(x, y):
+        inner = fit_dimension(
+            dimension, x[tr], list(y[tr]), dense, trained_on=who, grid=grid, repeats=1
+        )
+        oof[te] = inner.model.probability(x[te])
+    cv = measure(list(y), list(oof), who=who, method=f"{k}-fold cross-validation")
+    final = fit_dimension(
+        dimension,
+        x,
+        list(y),
+        dense,
+        trained_on=f"{who} (n={len(rows)})",
+        grid=grid,
+        repeats=1,
+    )
+    model = replace(final.model, validation=cv)
+    models = ScorerModels(
+        {dimension: model}, embedder=embedder.id, source=who, feature_names=feats.names
+    )
+    before = None
+    if (
+        packaged is not None
+        and dimension in packaged.models
+        and packaged.check_embedder(embedder) is None
+    ):
+        p = packaged.models[dimension].probability(x)
+        before = measure(list(y), list(p), who=who, method="packaged weights, not refitted")
+    return Calibration(models, dimension, cv, before)
+
+
+def save_calibrated(calibration: Calibration, path: Path) -> ScorerModels:
+    """Write ``calibration`` to ``path``, keeping other dimensions already calibrated there."""
+    models = calibration.models
+    if path.exists():
+        try:
+            earlier = ScorerModels.load(path)
+        except ConfigurationError:
+            earlier = None  # a stale or foreign file is replaced
+        if earlier is not None and earlier.feature_names == models.feature_names:
+            # fitted with another embedding model: replaced whole
+            with contextlib.suppress(ConfigurationError):
+                models = earlier.merged(models)
+    models.source = str(path)
+    models.save(path)
+    return models
+
+
+def load_scorers(*extra: Path | None) -> ScorerModels:
+    """The packaged weights with each existing ``extra`` file's dimensions in their place.
+
+    A file fitted with another embedding model than the packaged weights
+    replaces them whole: only the dimensions it holds are learned there.
+    """
+    models = ScorerModels.load(packaged_path())
+    for path in extra:
+        if path is not None and path.exists():
+            other = ScorerModels.load(path)
+            try:
+                models = models.merged(other)
+            except ConfigurationError:
+                models = other
+    return models
