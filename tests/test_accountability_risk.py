@@ -5,6 +5,7 @@ against the base rate)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 
@@ -67,3 +68,33 @@ def test_fitted_model_explains_in_words_and_is_calibrated_on_held_out_cohorts() 
     # all-zero outcomes: the error is the mean score itself
     ece = expected_calibration_error(np.zeros(len(heur), int), np.asarray(heur))
     assert abs(ece - float(np.mean(heur))) < 1e-3
+
+
+def test_the_org_model_is_fitted_once_per_set_of_past_cohorts(tmp_path: Path) -> None:
+    from huddle_ai.accountability import Accountability, ManualClock
+    from huddle_ai.database import Database
+    from huddle_ai.database import accountability as q
+
+    past = generate_cohorts(41, 1, learners=60)[0]
+    db = Database(f"sqlite:///{tmp_path / 'acct.db'}")
+    acct = Accountability(db, clock=ManualClock(past.cutoff + timedelta(days=60)))
+    acct.import_lines("acme", past.jsonl(), allow_past_due=True)
+    with db.session() as s:
+        first = acct._model(s, "acme")
+        assert first.method == "model" and acct._model(s, "acme") is first
+        # a new past outcome is another training set: refitted
+        q.upsert_enrollments(
+            s,
+            "acme",
+            [
+                {
+                    "cohort": past.id,
+                    "learner_id": "x-new",
+                    "enrolled_at": past.start,
+                    "outcome": "dropped",
+                }
+            ],
+        )
+        s.flush()
+        assert acct._model(s, "acme") is not first
+    db.dispose()

@@ -35,7 +35,7 @@ from huddle_ai.accountability.requests import (
 from huddle_ai.accountability.risk import HeuristicRisk, LearnerRisk, RiskModel, fit_risk_model
 from huddle_ai.database import Database
 from huddle_ai.database import accountability as q
-from huddle_ai.database.models import Commitment
+from huddle_ai.database.models import Commitment, Enrollment
 from huddle_ai.errors import InvalidInputError, NotFoundError
 from huddle_ai.records import validate_org
 from huddle_ai.store import Store
@@ -76,6 +76,7 @@ class Accountability:
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.policy = policy if policy is not None else FollowupPolicy()
         self.observe_days = observe_days
+        self._models: dict[str, tuple[int, RiskModel | HeuristicRisk]] = {}
 
     # -- records --------------------------------------------------------------------
     def import_lines(
@@ -290,20 +291,38 @@ class Accountability:
         return compute_features(learners, events, comm, now=now, start=start)
 
     def _model(self, s: Session, org: str) -> RiskModel | HeuristicRisk:
+        """The model fitted on ``org``'s past cohorts (refitted only when they change:
+        a sweep scores many learners with one fit)."""
         past = [e for e in q.enrollments(s, org) if e.outcome is not None and e.enrolled_at]
         if len(past) < 20:
             return HeuristicRisk()
-        feats: list[LearnerFeatures] = []
+        key = hash(tuple((e.cohort, e.learner_id, e.enrolled_at, e.outcome) for e in past))
+        cached = self._models.get(org)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        # each past learner as they were observe_days in: one pass per enrollment date
+        groups: dict[tuple[str, datetime], list[Enrollment]] = {}
         for e in past:
             assert e.enrolled_at is not None
-            cutoff = e.enrolled_at + timedelta(days=self.observe_days)
-            feats.extend(
-                self._features(s, org, [e.learner_id], cutoff, {e.learner_id: e.enrolled_at})
-            )
+            groups.setdefault((e.cohort, e.enrolled_at), []).append(e)
+        until = max(began for _, began in groups) + timedelta(days=self.observe_days)
+        events = q.event_rows(s, org, until=until)
+        comm = [(c.learner_id, c.status, c.due_at) for c in q.commitments(s, org)]
+        feats: list[LearnerFeatures] = []
+        dropped: list[bool] = []
+        for (_, began), members in groups.items():
+            ids = [e.learner_id for e in members]
+            cutoff = began + timedelta(days=self.observe_days)
+            start = dict.fromkeys(ids, began)
+            feats.extend(compute_features(ids, events, comm, now=cutoff, start=start))
+            dropped.extend(e.outcome == "dropped" for e in members)
+        model: RiskModel | HeuristicRisk
         try:
-            return fit_risk_model(feats, [e.outcome == "dropped" for e in past])
+            model = fit_risk_model(feats, dropped)
         except InvalidInputError:
-            return HeuristicRisk()
+            model = HeuristicRisk()
+        self._models[org] = (key, model)
+        return model
 
     def risk(self, org: str, *, cohort: str | None = None) -> list[LearnerRisk]:
         """Risk of every current learner (no final outcome yet), riskiest first."""
