@@ -366,15 +366,18 @@ def compose(
         own += [_ask(cj, points) for cj, points in _by_criterion(gaps)]
         if level == Level.NOT_MET:
             own = own[::-1]  # what is missing matters more than what works
-    else:
-        weakest = min(
-            ((cj, p) for cj in judgement.criteria for p in cj.points),
-            key=lambda x: x[1].score,
-            default=None,
-        )
-        if weakest is not None:
-            cj, p = weakest
-            own.append(f"One stretch for {cj.criterion.name}: {_lower_first(p.point)}.")
+    stretch: Suggestion | None = None
+    weakest = min(
+        ((cj, p) for cj in judgement.criteria for p in cj.points),
+        key=lambda x: x[1].score,
+        default=None,
+    )
+    if weakest is not None:
+        cj, p = weakest
+        said = f"One stretch for {cj.criterion.name}: {_lower_first(p.point)}."
+        stretch = Suggestion(text=said, criterion_id=cj.criterion.id)
+        if level == Level.MET:
+            own.append(said)
     if not terse:
         for i, sent in enumerate(own):
             # the learner's own words come first, as far as the organization's length allows
@@ -395,6 +398,8 @@ def compose(
         Suggestion(text=_ask(cj, points), criterion_id=cj.criterion.id)
         for cj, points in _by_criterion(gaps)[:3]
     ]
+    if not suggestions and stretch is not None:
+        suggestions = [stretch]  # work without gaps still gets one thing to try
 
     # -- questions: reusable questions of past feedback, else one per gap
     questions = [s for s in reused if s.endswith("?")][:2]
