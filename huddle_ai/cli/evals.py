@@ -15,10 +15,12 @@ import typer
 
 from huddle_ai.cli.app import app
 from huddle_ai.cli.common import JsonOpt, engine, print_json, settings
+from huddle_ai.engine import HuddleAI
 from huddle_ai.errors import InvalidInputError
 from huddle_ai.evals.calibrate import calibrated_path, load_scorers
 from huddle_ai.evals.learned import ScorerModels
 from huddle_ai.evals.scorers import SCORERS, scorer_registry
+from huddle_ai.settings import Settings
 
 if TYPE_CHECKING:
     from huddle_ai.evals.judge import Judge
@@ -116,7 +118,7 @@ def run_cmd(
         if baseline
         else None
     )
-    hai = engine(base=conf)
+    hai = engine(base=conf) if no_cache else _with_cached_vectors(conf, runs_dir / "cache")
     models = _scorer_models(weights, calibrated_path(settings().data_dir, loaded.org_id))
     grader = _judge(judge_prompt) if judge else None
     result = run_suite(
@@ -145,6 +147,16 @@ def run_cmd(
         typer.echo(f"gate: {f}", err=True)
     if findings:
         raise typer.Exit(1)
+
+
+def _with_cached_vectors(conf: Settings, cache: Path) -> HuddleAI:
+    """The engine with its embedder behind the run's vector cache: a cached run
+    loads the embedding model only for a text it has not embedded before."""
+    from huddle_ai.engine import build_embedder
+    from huddle_ai.evals.vectors import CachedEmbedder
+
+    name = f"{conf.embedding_backend}:{conf.embedding_model}"
+    return HuddleAI(conf, embedder=CachedEmbedder(name, lambda: build_embedder(conf), cache))
 
 
 _BARS = "▁▂▃▄▅▆▇█"
