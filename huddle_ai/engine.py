@@ -152,6 +152,7 @@ class HuddleAI:
         *,
         kind: str | None = None,
         skip_invalid: bool = False,
+        strict: bool = False,
         progress: Progress | None = None,
     ) -> IngestReport:
         """Ingest a file path, parsed lines, in-memory records or an
@@ -171,6 +172,7 @@ class HuddleAI:
             org,
             parsed,
             skip_invalid=skip_invalid,
+            strict=strict,
             progress=progress,
         )
 

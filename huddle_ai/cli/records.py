@@ -18,7 +18,7 @@ from huddle_ai.cli.common import (
     print_json,
     progress_bar,
 )
-from huddle_ai.errors import ImportRejectedError
+from huddle_ai.errors import ImportRejectedError, LineError
 from huddle_ai.formats import read_file
 from huddle_ai.ingest import IngestReport
 from huddle_ai.requests import SimilarRequest, validated
@@ -43,6 +43,9 @@ def ingest(
     skip_invalid: Annotated[
         bool, typer.Option("--skip-invalid", help="Write the good lines, report the bad ones.")
     ] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Treat warnings as errors: then nothing is written.")
+    ] = False,
     as_json: JsonOpt = False,
     data_dir: DataDirOpt = None,
 ) -> None:
@@ -51,7 +54,9 @@ def ingest(
     hai = engine(data_dir)
     try:
         with progress_bar("embedding", as_json) as progress:
-            report = hai.ingest(org, parsed, skip_invalid=skip_invalid, progress=progress)
+            report = hai.ingest(
+                org, parsed, skip_invalid=skip_invalid, strict=strict, progress=progress
+            )
     except ImportRejectedError as exc:
         if as_json:
             print_json(
@@ -64,14 +69,21 @@ def ingest(
             )
         else:
             for err in exc.errors:
-                typer.echo(f"{exc.source}: {err}", err=True)
+                typer.echo(f"{exc.source}: {_where(err)}", err=True)
         raise
+    for warning in report.warnings:
+        typer.echo(f"{parsed.source}: warning: {_where(warning)}", err=True)
     if as_json:
         print_json(report.as_dict())
         return
     for err in report.errors:
         typer.echo(f"{parsed.source}: skipped {err}", err=True)
     typer.echo(_summary(report))
+
+
+def _where(err: LineError) -> str:
+    """``line N (id 'x'): why``, or just why for the file as a whole (line 0)."""
+    return str(err) if err.line else err.reason
 
 
 def show_similar(result: SimilarResult) -> None:
