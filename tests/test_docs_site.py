@@ -1,6 +1,7 @@
 """The documentation site: generated reference pages are current, `mkdocs build
 --strict` passes, every built page renders in headless Chromium (a title, an
-article, no script error) and every internal link and anchor resolves.
+article, no script error), every internal link and anchor resolves and no page
+loads anything from the network.
 
 Chromium is driven over the DevTools protocol: one browser for every page. Where
 no Chromium is installed (a user's fresh machine) the rendering test is skipped
@@ -66,6 +67,7 @@ class _Links(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.links: list[str] = []
+        self.remote_assets: list[str] = []
         self.ids: set[str] = set()
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -78,6 +80,8 @@ class _Links(HTMLParser):
                 name == "src" and tag in {"script", "img"}
             ):
                 self.links.append(value)
+                if tag != "a" and re.match(r"(https?:)?//", value):
+                    self.remote_assets.append(value)
 
 
 def _parse(page: Path) -> _Links:
@@ -95,6 +99,8 @@ def test_every_internal_link_and_anchor_resolves(site: Path) -> None:
     assert len(parsed) >= 15
     broken = []
     for page, found in parsed.items():
+        # the site is read offline: no stylesheet, script, font or image from the network
+        broken += [f"{page.relative_to(site)}: loads {url}" for url in found.remote_assets]
         for link in found.links:
             if re.match(r"[a-z][a-z0-9+.-]*:", link) or link.startswith("//"):
                 continue  # external, mailto:, data:, javascript:
