@@ -15,14 +15,10 @@ records), so a rejected import enqueues nothing.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-import os
-from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi import FastAPI, Header, HTTPException, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
@@ -33,16 +29,15 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from huddle_ai import __version__, jobs, webhooks
 from huddle_ai.database import Database, resolve_url
 from huddle_ai.errors import (
-    ConfigurationError,
     HuddleAIError,
     InvalidInputError,
-    LineError,
     NotFoundError,
 )
 from huddle_ai.ingest import StoredIds, check
 from huddle_ai.ingest import parsed_from as _parsed_from
-from huddle_ai.limits import RequestLimits
-from huddle_ai.records import Record, validate_org
+from huddle_ai.keys import Caller, KeyRing, Org, hash_key
+from huddle_ai.limits import RequestLimits, record_errors
+from huddle_ai.records import Record
 from huddle_ai.requests import (
     DeleteLearnerRequest,
     IngestRequest,
@@ -58,92 +53,6 @@ from huddle_ai.store import Store
 __all__ = ["KeyRing", "create_app", "hash_key", "stored_ids"]
 
 log = logging.getLogger(__name__)
-
-
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-class KeyRing:
-    """Hashed API keys, each scoped to one organization.
-
-    Entries are ``org:sha256:<hex>`` (preferred: the key itself is never
-    stored) or ``org:<key>`` (hashed on load), one per line in a file (``#``
-    starts a comment) or comma-separated in ``HUDDLE_AI_API_KEYS``. The file
-    is re-read when it changes (checked on each look-up, one ``stat``); while
-    it is malformed (say, half written) the keys read before stay in use.
-    """
-
-    def __init__(self, entries: list[str] | None = None, *, path: Path | None = None) -> None:
-        self._static = self._parse([e for e in entries or [] if e.strip()])
-        self._path = path
-        self._stamp = self._stat()
-        self._orgs = {**self._static, **self._parse(self._file_entries())}
-
-    @staticmethod
-    def _parse(entries: list[str]) -> dict[str, str]:
-        orgs: dict[str, str] = {}
-        for entry in entries:
-            org, sep, rest = entry.strip().partition(":")
-            if not sep or not rest:
-                raise ConfigurationError(f"API key entry {entry[:20]!r}...: expected 'org:key'")
-            validate_org(org)
-            digest = rest[len("sha256:") :] if rest.startswith("sha256:") else hash_key(rest)
-            if len(digest) != 64:
-                raise ConfigurationError(f"API key entry for {org!r}: bad sha256 digest")
-            orgs[digest.lower()] = org
-        return orgs
-
-    def add_entry(self, entry: str) -> None:
-        added = self._parse([entry])
-        self._static.update(added)
-        self._orgs.update(added)
-
-    def _stat(self) -> tuple[int, int, int] | None:
-        if self._path is None:
-            return None
-        try:
-            st = os.stat(self._path)
-        except OSError:
-            return None
-        return (st.st_mtime_ns, st.st_size, st.st_ino)
-
-    def _file_entries(self) -> list[str]:
-        if self._path is None:
-            return []
-        try:
-            text = Path(self._path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigurationError(f"cannot read API keys file: {exc}") from exc
-        return [e for e in (ln.split("#", 1)[0] for ln in text.splitlines()) if e.strip()]
-
-    def _refresh(self) -> None:
-        stamp = self._stat()
-        if stamp == self._stamp:
-            return
-        try:
-            file_entries = self._file_entries() if stamp is not None else []
-            orgs = {**self._static, **self._parse(file_entries)}
-        except HuddleAIError as exc:  # mid-write, most likely: keep the old keys, retry later
-            log.warning("API keys file not reloaded: %s", exc)
-            return
-        self._orgs, self._stamp = orgs, stamp
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> KeyRing:
-        entries = settings.api_keys.split(",") if settings.api_keys else []
-        return cls(entries, path=settings.api_keys_file)
-
-    def org_of(self, key: str) -> str | None:
-        self._refresh()
-        digest = hash_key(key)
-        for known, org in self._orgs.items():
-            if hmac.compare_digest(known, digest):
-                return org
-        return None
-
-    def __len__(self) -> int:
-        return len(self._orgs)
 
 
 def stored_ids(settings: Settings) -> StoredIds:
@@ -213,35 +122,6 @@ class JobView(BaseModel):
     error: str | None = None
 
 
-# -- authentication -------------------------------------------------------------------
-
-
-def caller_org(
-    request: Request,
-    authorization: Annotated[str | None, Header()] = None,
-    x_api_key: Annotated[str | None, Header()] = None,
-) -> str:
-    """The organization of the caller's API key (Bearer or X-API-Key), else 401."""
-    key = x_api_key
-    if key is None and authorization and authorization.lower().startswith("bearer "):
-        key = authorization[7:].strip()
-    ring: KeyRing = request.app.state.keys
-    org = ring.org_of(key) if key else None
-    if org is None:
-        raise HTTPException(401, "missing or unknown API key", {"WWW-Authenticate": "Bearer"})
-    return org
-
-
-Caller = Annotated[str, Depends(caller_org)]
-
-
-def org_scope(org: str, caller: Caller) -> str:
-    if org != caller:
-        raise HTTPException(403, "this API key is not for that organization")
-    return org
-
-
-Org = Annotated[str, Depends(org_scope)]
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
@@ -250,23 +130,6 @@ IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 JobId = Annotated[str, PathParam(max_length=200)]
 LearnerId = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")]
-
-
-def _reference_errors(errors: list[LineError]) -> list[dict[str, Any]]:
-    """Import errors in the shape of FastAPI's 422 details (record index, field)."""
-    out = []
-    for e in errors:
-        loc: list[str | int] = ["body", "records", e.line - 1]
-        out.append(
-            {
-                "type": "invalid_record",
-                "loc": [*loc, e.field] if e.field else loc,
-                "msg": f"record {e.line - 1}"
-                + (f" (id {e.record_id!r})" if e.record_id else "")
-                + f": {e.reason}",
-            }
-        )
-    return out
 
 
 def create_app(
@@ -364,7 +227,7 @@ def create_app(
         if not body.skip_invalid:
             _, errors = check(_parsed_from(body.records), references.lookup(org))
             if errors:
-                return JSONResponse({"detail": _reference_errors(errors)}, 422)
+                return JSONResponse({"detail": record_errors(errors)}, 422)
         return submit(org, body, idempotency_key, body)
 
     @app.post(

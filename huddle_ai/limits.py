@@ -23,10 +23,10 @@ import uvicorn
 from fastapi.responses import JSONResponse
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from huddle_ai.errors import InvalidInputError
+from huddle_ai.errors import InvalidInputError, LineError
 from huddle_ai.formats import loads_strict
 
-__all__ = ["RequestLimits", "TimedH11Protocol", "server_config"]
+__all__ = ["RequestLimits", "TimedH11Protocol", "record_errors", "server_config"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -191,3 +191,20 @@ def server_config(
         h11_max_incomplete_event_size=max_header_bytes,
         **options,
     )
+
+
+def record_errors(errors: list[LineError]) -> list[dict[str, Any]]:
+    """Import errors in the shape of FastAPI's 422 details (record index, field)."""
+    out = []
+    for e in errors:
+        loc: list[str | int] = ["body", "records", e.line - 1]
+        out.append(
+            {
+                "type": "invalid_record",
+                "loc": [*loc, e.field] if e.field else loc,
+                "msg": f"record {e.line - 1}"
+                + (f" (id {e.record_id!r})" if e.record_id else "")
+                + f": {e.reason}",
+            }
+        )
+    return out
