@@ -51,7 +51,9 @@ def test_worker_killed_mid_job_is_recovered_by_another(redis_url: str, tmp_path:
     conn = flushed(redis_url)
     env = worker_env(redis_url, tmp_path)
     log = tmp_path / "workers.log"
-    n = 3000
+    # large enough that the ingest outlasts the kill on a quiet machine (the record store
+    # made 3,000 fake-embedded solutions finish within the second the test used to wait)
+    n = 12000
     bulk = [
         {
             "kind": "solution",
@@ -69,12 +71,12 @@ def test_worker_killed_mid_job_is_recovered_by_another(redis_url: str, tmp_path:
         wait_until(lambda: workers(conn) == 1, 60, "the first worker", log)
         job_id = jobs.enqueue(conn, "acme", ingest_request([HUDDLE, *LEARNERS, *bulk]), backoff_s=1)
         wait_until(lambda: state(conn, job_id) == "started", 30, "the job to start", log)
-        time.sleep(1.0)
+        time.sleep(0.2)
         assert state(conn, job_id) == "started"  # killed mid-job, not after
         kill_group(first)
 
         second = start_worker(env, log, "--queues", "bulk")
-        wait_until(finished(conn, job_id), 90, "recovery by the second worker", log)
+        wait_until(finished(conn, job_id), 240, "recovery by the second worker", log)
         info = jobs.status(conn, job_id)
         assert info["status"] == "finished", info
         assert info["retries"] == 1  # one abandoned attempt, then success
