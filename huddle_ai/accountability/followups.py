@@ -143,7 +143,8 @@ class WebhookSender:
         return True
 
 
-def _commitment_json(c: Commitment) -> dict[str, Any]:
+def commitment_json(c: Commitment) -> dict[str, Any]:
+    """A commitment as JSON: webhook payloads and API responses alike."""
     return {
         "id": c.id,
         "learner_id": c.learner_id,
@@ -172,7 +173,7 @@ def _event(
         "org": org,
         "created_at": at.isoformat(),
         "recipient": {"role": role, "learner_id": recipient_id},
-        "commitment": _commitment_json(c),
+        "commitment": commitment_json(c),
         **extra,
     }
 

@@ -15,7 +15,13 @@ from sqlalchemy.orm import Session
 from huddle_ai.accountability.clock import Clock, SystemClock
 from huddle_ai.accountability.drafting import CommitmentDraft, DraftIssue, draft_commitment
 from huddle_ai.accountability.features import LearnerFeatures, compute_features
-from huddle_ai.accountability.followups import FollowupPolicy, WebhookSender, schedule, sweep
+from huddle_ai.accountability.followups import (
+    FollowupPolicy,
+    WebhookSender,
+    commitment_json,
+    schedule,
+    sweep,
+)
 from huddle_ai.accountability.health import CommunityHealth, community_health
 from huddle_ai.accountability.importer import ImportReport, import_lines, import_parsed
 from huddle_ai.accountability.llm_drafter import LLMDrafter
@@ -35,26 +41,13 @@ from huddle_ai.accountability.requests import (
 from huddle_ai.accountability.risk import HeuristicRisk, LearnerRisk, RiskModel, fit_risk_model
 from huddle_ai.database import Database
 from huddle_ai.database import accountability as q
-from huddle_ai.database.models import Commitment, Enrollment
+from huddle_ai.database.models import Enrollment
 from huddle_ai.errors import InvalidInputError, NotFoundError
 from huddle_ai.records import validate_org
 from huddle_ai.store import Store
 from huddle_ai.suggestion import SuggestionBody
 
 __all__ = ["Accountability"]
-
-
-def _commitment_dict(c: Commitment) -> dict[str, Any]:
-    return {
-        "id": c.id,
-        "learner_id": c.learner_id,
-        "huddle_id": c.huddle_id,
-        "solution_id": c.solution_id,
-        "text": c.text,
-        "due_at": c.due_at.isoformat(),
-        "partner_id": c.partner_id,
-        "status": c.status,
-    }
 
 
 _REQUIRED = {"no_date", "no_owner", "past_date", "no_action"}
@@ -194,7 +187,7 @@ class Accountability:
             c = q.get_commitment(s, org, commitment_id)
             if c is None:
                 raise NotFoundError(f"no commitment {commitment_id!r} in {org!r}")
-            return _commitment_dict(c)
+            return commitment_json(c)
 
     def set_status(self, org: str, commitment_id: str, req: StatusRequest) -> dict[str, Any]:
         """Set a commitment's status (e.g. the facilitator closes it as dropped)."""
@@ -231,7 +224,7 @@ class Accountability:
     def commitments(self, org: str, **filters: Any) -> list[dict[str, Any]]:
         validate_org(org)
         with self.db.session() as s:
-            return [_commitment_dict(c) for c in q.commitments(s, org, **filters)]
+            return [commitment_json(c) for c in q.commitments(s, org, **filters)]
 
     # -- follow-ups -----------------------------------------------------------------
     def subscribe(self, org: str, url: str | None) -> None:
