@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from numpy.typing import NDArray
 
+from huddle_ai.index.store import Store
 from huddle_ai.records import AuthorRole, Criterion, Feedback, Huddle, Learner, Level, Solution
-from huddle_ai.store import Store
 
 __all__ = ["Corpus", "clustered_vectors", "load", "make_corpus", "texts"]
 

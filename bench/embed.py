@@ -23,9 +23,9 @@ from _machine import machine
 from numpy.typing import NDArray
 
 from huddle_ai.demo import demo_path
-from huddle_ai.embeddings import Embedder, SentenceTransformerEmbedder
-from huddle_ai.formats import read_file
-from huddle_ai.openvino_backend import OpenVINOEmbedder
+from huddle_ai.index.embeddings import Embedder, SentenceTransformerEmbedder
+from huddle_ai.index.formats import read_file
+from huddle_ai.index.openvino_backend import OpenVINOEmbedder
 
 GOAL_RATIO = 2.5
 GOAL_RECALL = 0.98

@@ -27,9 +27,9 @@ from _machine import machine
 from sentence_transformers import SentenceTransformer
 
 from huddle_ai import HuddleAI, Store
-from huddle_ai.database import scratch_database
-from huddle_ai.embeddings import Embedder, SentenceTransformerEmbedder, default_model_path
-from huddle_ai.ingest import parsed_from
+from huddle_ai.index.database import scratch_database
+from huddle_ai.index.embeddings import Embedder, SentenceTransformerEmbedder, default_model_path
+from huddle_ai.index.ingest import parsed_from
 
 GOAL_RATIO = 0.9
 GOAL_REINGEST = 50.0
@@ -38,7 +38,7 @@ ORG = "bench"
 
 def build_embedder(backend: str, batch: int, cache: Path) -> Embedder:
     if backend == "openvino":
-        from huddle_ai.openvino_backend import OpenVINOEmbedder
+        from huddle_ai.index.openvino_backend import OpenVINOEmbedder
 
         return OpenVINOEmbedder(batch_size=batch, cache_dir=cache)
     return SentenceTransformerEmbedder(batch_size=batch)

@@ -25,7 +25,7 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 
-from huddle_ai.embeddings import normalize
+from huddle_ai.index.embeddings import normalize
 from huddle_ai.matching import Problem, min_cost_flow, solve
 from huddle_ai.matching.affinity import expertise_scores, helpfulness_scores
 

@@ -3,7 +3,7 @@
 For each stored demo solution it builds the real context (real model, default
 token budget), sends it through the LLM generator to the scripted fake server
 with redaction on, and reads ``prompt_tokens`` from the server's usage field
-(counted with ``huddle_ai.tokens`` on the messages actually received). Prompts
+(counted with ``huddle_ai.suggest.tokens`` on the messages actually received). Prompts
 v1 and v2 are both measured.
 
     python bench/prompt_tokens.py
@@ -21,12 +21,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
 
 from huddle_ai import HuddleAI, SentenceTransformerEmbedder, Store
-from huddle_ai.context import build_context
 from huddle_ai.demo import DEMO_ORG, demo_path
 from huddle_ai.fake_llm import FakeLLM, Reply
-from huddle_ai.feedback import learner_names
-from huddle_ai.generators.llm import LLMGenerator
 from huddle_ai.records import Solution
+from huddle_ai.suggest.context import build_context
+from huddle_ai.suggest.feedback import learner_names
+from huddle_ai.suggest.generators.llm import LLMGenerator
 
 
 def _body(criteria: list[str]) -> dict[str, object]:

@@ -33,9 +33,14 @@ from chromadb.config import Settings as ChromaSettings
 from sentence_transformers import SentenceTransformer
 
 from huddle_ai import Store
-from huddle_ai.context import ContextCache, build_context
-from huddle_ai.embeddings import Embedder, SentenceTransformerEmbedder, Vectors, default_model_path
-from huddle_ai.retrieval import similar
+from huddle_ai.index.embeddings import (
+    Embedder,
+    SentenceTransformerEmbedder,
+    Vectors,
+    default_model_path,
+)
+from huddle_ai.suggest.context import ContextCache, build_context
+from huddle_ai.suggest.retrieval import similar
 
 GOAL_RATIO = 1.5
 ORG = "bench"

@@ -34,7 +34,12 @@ from retrieve import part
 from sentence_transformers import SentenceTransformer
 
 from huddle_ai import HuddleAI, Settings, Store
-from huddle_ai.embeddings import Embedder, SentenceTransformerEmbedder, Vectors, default_model_path
+from huddle_ai.index.embeddings import (
+    Embedder,
+    SentenceTransformerEmbedder,
+    Vectors,
+    default_model_path,
+)
 
 ORG = "bench"
 
@@ -69,7 +74,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         real: Embedder
         if args.backend == "openvino":
-            from huddle_ai.openvino_backend import OpenVINOEmbedder
+            from huddle_ai.index.openvino_backend import OpenVINOEmbedder
 
             real = OpenVINOEmbedder(cache_dir=Path(tmp) / "ov")
         else:

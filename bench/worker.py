@@ -24,10 +24,11 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from redis import Redis
 
-from huddle_ai import HuddleAI, broker, jobs
+from huddle_ai import HuddleAI
 from huddle_ai.demo import DEMO_ORG, demo_path
 from huddle_ai.records import Solution
 from huddle_ai.requests import SuggestRequest
+from huddle_ai.service import broker, jobs
 from huddle_ai.settings import Settings
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from huddle_ai.context import ContextItem, FeedbackContext
-from huddle_ai.embeddings import Embedder, FakeEmbedder, SentenceTransformerEmbedder
 from huddle_ai.engine import DeletionReport, HuddleAI
 from huddle_ai.errors import (
     BackendMismatchError,
@@ -25,9 +23,11 @@ from huddle_ai.errors import (
     TransientError,
     UnknownVariablesError,
 )
-from huddle_ai.formats import Parsed, parse_csv, parse_jsonl, read_file, write_jsonl
-from huddle_ai.ingest import IngestReport
-from huddle_ai.prompts import Prompt, load_prompt
+from huddle_ai.index.embeddings import Embedder, FakeEmbedder, SentenceTransformerEmbedder
+from huddle_ai.index.formats import Parsed, parse_csv, parse_jsonl, read_file, write_jsonl
+from huddle_ai.index.ingest import IngestReport
+from huddle_ai.index.reindex import ReindexReport
+from huddle_ai.index.store import Store
 from huddle_ai.records import (
     AuthorRole,
     Criterion,
@@ -38,11 +38,11 @@ from huddle_ai.records import (
     Solution,
     validate_org,
 )
-from huddle_ai.reindex import ReindexReport
-from huddle_ai.retrieval import Neighbor, SimilarResult
 from huddle_ai.settings import Settings
-from huddle_ai.store import Store
-from huddle_ai.suggestion import CriterionAssessment, FeedbackSuggestion, Suggestion
+from huddle_ai.suggest.context import ContextItem, FeedbackContext
+from huddle_ai.suggest.prompts import Prompt, load_prompt
+from huddle_ai.suggest.retrieval import Neighbor, SimilarResult
+from huddle_ai.suggest.suggestion import CriterionAssessment, FeedbackSuggestion, Suggestion
 
 if TYPE_CHECKING:
     from huddle_ai.matching import (

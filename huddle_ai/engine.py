@@ -11,26 +11,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from huddle_ai.context import ContextCache
-from huddle_ai.database import Database, resolve_url
-from huddle_ai.embeddings import (
-    Embedder,
-    FakeEmbedder,
-    Progress,
-    SentenceTransformerEmbedder,
-    Vectors,
-)
 from huddle_ai.errors import (
     BackendMismatchError,
     ConfigurationError,
     InvalidInputError,
     NotFoundError,
 )
-from huddle_ai.formats import Parsed, read_file, write_jsonl
-from huddle_ai.generators.registry import Generators, build_generators
-from huddle_ai.ingest import IngestReport, ingest, parsed_from
+from huddle_ai.index.database import Database, resolve_url
+from huddle_ai.index.embeddings import (
+    Embedder,
+    FakeEmbedder,
+    Progress,
+    SentenceTransformerEmbedder,
+    Vectors,
+)
+from huddle_ai.index.formats import Parsed, read_file, write_jsonl
+from huddle_ai.index.ingest import IngestReport, ingest, parsed_from
+from huddle_ai.index.reindex import ReindexReport, reindex
+from huddle_ai.index.store import KINDS, Store
 from huddle_ai.records import AnyRecord, Solution, validate_org
-from huddle_ai.reindex import ReindexReport, reindex
 from huddle_ai.requests import (
     AffinityRequest,
     IngestRequest,
@@ -41,15 +40,16 @@ from huddle_ai.requests import (
     SuggestRequest,
     validated,
 )
-from huddle_ai.retrieval import SimilarResult, similar
 from huddle_ai.settings import Settings
-from huddle_ai.store import KINDS, Store
-from huddle_ai.suggestion import FeedbackSuggestion
+from huddle_ai.suggest.context import ContextCache
+from huddle_ai.suggest.generators.registry import Generators, build_generators
+from huddle_ai.suggest.retrieval import SimilarResult, similar
+from huddle_ai.suggest.suggestion import FeedbackSuggestion
 
 if TYPE_CHECKING:
     from huddle_ai.accountability import Accountability, Clock
-    from huddle_ai.generators import Generator
     from huddle_ai.matching import Affinity, NextReviewers, PartnerMatching, ReviewAssignment
+    from huddle_ai.suggest.generators import Generator
 
 __all__ = ["DeletionReport", "HuddleAI", "build_embedder", "build_generators", "build_store"]
 
@@ -76,7 +76,7 @@ def build_embedder(settings: Settings) -> Embedder:
         return FakeEmbedder()
     if settings.embedding_backend == "openvino":
         try:
-            from huddle_ai.openvino_backend import OpenVINOEmbedder
+            from huddle_ai.index.openvino_backend import OpenVINOEmbedder
         except ImportError as exc:
             raise ConfigurationError(f"the openvino backend is not available here: {exc}") from exc
         return OpenVINOEmbedder(
@@ -293,7 +293,7 @@ class HuddleAI:
         ``generator`` overrides the configured one; a failing LLM falls back to
         the offline generator with ``degraded=True``.
         """
-        from huddle_ai.feedback import suggest
+        from huddle_ai.suggest.feedback import suggest
 
         if not isinstance(request, SuggestRequest):
             with validated():

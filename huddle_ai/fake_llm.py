@@ -14,7 +14,7 @@ any status code, a hang, malformed or schema-violating content, an echo of
 the system prompt (what a successful prompt injection looks like) and a valid
 reply that leaks the system prompt in disguise (:meth:`Reply.leak`). When the
 queue is empty it answers ``default`` (a 500 unless set). Usage figures are
-counted with :mod:`huddle_ai.tokens` on the received messages.
+counted with :mod:`huddle_ai.suggest.tokens` on the received messages.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
-from huddle_ai.tokens import count_tokens
+from huddle_ai.suggest.tokens import count_tokens
 
 __all__ = ["Disguise", "FakeLLM", "Reply", "disguise"]
 

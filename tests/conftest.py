@@ -21,9 +21,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from huddle_ai import FakeEmbedder, HuddleAI, SentenceTransformerEmbedder, Store
-from huddle_ai.database import Database
 from huddle_ai.demo import DEMO_ORG, demo_path
 from huddle_ai.fake_llm import FakeLLM
+from huddle_ai.index.database import Database
 
 # -- test tiers: marked from the fixtures a test uses, so test files need no edits --------
 
@@ -300,7 +300,7 @@ class PostgresDatabases:
 
 def _pg_server() -> str:
     """HUDDLE_AI_TEST_DATABASE_URL when it names a PostgreSQL server, else the local one."""
-    from huddle_ai.database import resolve_url
+    from huddle_ai.index.database import resolve_url
 
     url = os.environ.get("HUDDLE_AI_TEST_DATABASE_URL", "")
     return resolve_url(url, Path(".")) if url.startswith("postgres") else PG_SERVER
@@ -361,8 +361,8 @@ def _records_on_postgres() -> Iterator[dict[str, str] | None]:
         return made[key]
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("huddle_ai.database.engine.default_url", url_for)
-        mp.setattr("huddle_ai.store.default_url", url_for)
+        mp.setattr("huddle_ai.index.database.engine.default_url", url_for)
+        mp.setattr("huddle_ai.index.store.default_url", url_for)
         yield made
     for url in made.values():
         pg.drop(url)

@@ -17,9 +17,10 @@ from typing import Any
 import redis
 import uvicorn
 
-from huddle_ai import HuddleAI, jobs, worker
-from huddle_ai.limits import server_config
+from huddle_ai import HuddleAI
 from huddle_ai.requests import IngestRequest
+from huddle_ai.service import jobs, worker
+from huddle_ai.service.limits import server_config
 from huddle_ai.settings import Settings
 from tests.conftest import free_port
 

@@ -18,7 +18,7 @@ import pytest
 import redis
 from pydantic import SecretStr
 
-from huddle_ai import FakeEmbedder, HuddleAI, Store, webhooks, worker
+from huddle_ai import FakeEmbedder, HuddleAI, Store
 from huddle_ai.accountability import (
     Accountability,
     FollowupPolicy,
@@ -28,10 +28,11 @@ from huddle_ai.accountability import (
     generate_cohorts,
 )
 from huddle_ai.accountability.followups import STEPS, enqueue_sweep
-from huddle_ai.database import Database
-from huddle_ai.database import accountability as q
 from huddle_ai.demo import DEMO_ORG, demo_path
 from huddle_ai.errors import ImportRejectedError, InvalidInputError
+from huddle_ai.index.database import Database
+from huddle_ai.index.database import accountability as q
+from huddle_ai.service import webhooks, worker
 from huddle_ai.settings import Settings
 
 

@@ -15,8 +15,8 @@ import pytest
 import redis
 
 from huddle_ai.accountability import Accountability
-from huddle_ai.api import create_app
-from huddle_ai.database import Database
+from huddle_ai.index.database import Database
+from huddle_ai.service.api import create_app
 from huddle_ai.settings import Settings
 from tests.jobs_helpers import serving
 

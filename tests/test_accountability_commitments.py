@@ -18,8 +18,8 @@ from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
 from huddle_ai.accountability import Accountability
-from huddle_ai.api import create_app
-from huddle_ai.database import Database
+from huddle_ai.index.database import Database
+from huddle_ai.service.api import create_app
 from huddle_ai.settings import Settings
 from tests.jobs_helpers import serving
 

@@ -16,9 +16,9 @@ from alembic import command
 from alembic.config import Config
 
 from huddle_ai.accountability import Accountability, ManualClock
-from huddle_ai.database import Database, scratch_database
-from huddle_ai.database import accountability as q
-from huddle_ai.database.engine import MIGRATIONS
+from huddle_ai.index.database import Database, scratch_database
+from huddle_ai.index.database import accountability as q
+from huddle_ai.index.database.engine import MIGRATIONS
 from tests.test_accountability import enroll_lines
 
 NOW = datetime(2026, 12, 1, 9, tzinfo=UTC)

@@ -15,11 +15,11 @@ import redis
 
 from huddle_ai.accountability import Accountability, ManualClock
 from huddle_ai.accountability.llm_drafter import LLMDrafter
-from huddle_ai.api import create_app
-from huddle_ai.database import Database
 from huddle_ai.fake_llm import FakeLLM, Reply
-from huddle_ai.generators.client import LLMClient
+from huddle_ai.index.database import Database
+from huddle_ai.service.api import create_app
 from huddle_ai.settings import Settings
+from huddle_ai.suggest.generators.client import LLMClient
 from tests.jobs_helpers import serving
 
 NOW = datetime(2026, 12, 1, 9, tzinfo=UTC)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from huddle_ai import FakeEmbedder, HuddleAI, Store
 from huddle_ai.accountability import Accountability, ManualClock
-from huddle_ai.database import Database
 from huddle_ai.demo import DEMO_ORG, demo_path
+from huddle_ai.index.database import Database
 
 NOW = datetime(2026, 12, 1, 9, tzinfo=UTC)
 CONNECTED = ("l-tomas", "l-mei", "l-sofia", "l-kwame", "l-aisha")

@@ -72,8 +72,8 @@ def test_fitted_model_explains_in_words_and_is_calibrated_on_held_out_cohorts() 
 
 def test_the_org_model_is_fitted_once_per_set_of_past_cohorts(tmp_path: Path) -> None:
     from huddle_ai.accountability import Accountability, ManualClock
-    from huddle_ai.database import Database
-    from huddle_ai.database import accountability as q
+    from huddle_ai.index.database import Database
+    from huddle_ai.index.database import accountability as q
 
     past = generate_cohorts(41, 1, learners=60)[0]
     db = Database(f"sqlite:///{tmp_path / 'acct.db'}")

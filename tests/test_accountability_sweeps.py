@@ -14,11 +14,12 @@ from pathlib import Path
 import redis
 from pydantic import SecretStr
 
-from huddle_ai import FakeEmbedder, HuddleAI, Store, webhooks, worker
+from huddle_ai import FakeEmbedder, HuddleAI, Store
 from huddle_ai.accountability import Accountability, FollowupPolicy, ManualClock
 from huddle_ai.accountability.followups import WebhookSender
 from huddle_ai.accountability.periodic import next_tick, scheduled_ticks, tick
-from huddle_ai.database import Database
+from huddle_ai.index.database import Database
+from huddle_ai.service import webhooks, worker
 from huddle_ai.settings import Settings
 from tests.test_accountability import SECRET, Receiver, enroll_lines, receiver
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from huddle_ai.embeddings import normalize
 from huddle_ai.errors import InvalidInputError
+from huddle_ai.index.embeddings import normalize
 from huddle_ai.matching import COMPONENTS, Affinity, Weights
 from huddle_ai.matching.affinity import (
     complementarity_scores,

@@ -13,8 +13,9 @@ import httpx
 import pytest
 import redis
 
-from huddle_ai import HuddleAI, jobs
-from huddle_ai.api import KeyRing, create_app, hash_key
+from huddle_ai import HuddleAI
+from huddle_ai.service import jobs
+from huddle_ai.service.api import KeyRing, create_app, hash_key
 from huddle_ai.settings import Settings
 from tests.jobs_helpers import drain, flushed, serving
 from tests.sample_data import ALL, SOLUTIONS

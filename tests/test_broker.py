@@ -11,7 +11,7 @@ from pathlib import Path
 
 import redis
 
-from huddle_ai import broker
+from huddle_ai.service import broker
 
 
 def _broker_url(data_dir: Path) -> subprocess.Popen[str]:

@@ -8,8 +8,8 @@ from huddle_ai.errors import GenerationError, TransientError
 from huddle_ai.evals.judge import Judge
 from huddle_ai.evals.sample import Sample
 from huddle_ai.fake_llm import FakeLLM, Reply
-from huddle_ai.generators.client import LLMClient, Usage
-from huddle_ai.privacy import Redactor
+from huddle_ai.suggest.generators.client import LLMClient, Usage
+from huddle_ai.suggest.privacy import Redactor
 
 HI = [{"role": "user", "content": "hello"}]
 

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 import pytest
 
 from huddle_ai import HuddleAI
-from huddle_ai.context import build_context
 from huddle_ai.errors import InvalidInputError, NotFoundError
 from huddle_ai.records import Criterion, Feedback, Huddle, Learner, Level, Solution
+from huddle_ai.suggest.context import build_context
 
 ORG = "ctx-org"
 T0 = datetime(2025, 1, 1)

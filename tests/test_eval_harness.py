@@ -11,7 +11,6 @@ import pytest
 
 from huddle_ai import HuddleAI, Store
 from huddle_ai.cli import run as cli
-from huddle_ai.context import FeedbackContext
 from huddle_ai.errors import InvalidInputError
 from huddle_ai.evals import (
     Cache,
@@ -26,8 +25,9 @@ from huddle_ai.evals import (
 )
 from huddle_ai.evals.suite import evals_dir
 from huddle_ai.fake_llm import FakeLLM, Reply
-from huddle_ai.generators import Generator
-from huddle_ai.suggestion import FeedbackSuggestion
+from huddle_ai.suggest.context import FeedbackContext
+from huddle_ai.suggest.generators import Generator
+from huddle_ai.suggest.suggestion import FeedbackSuggestion
 
 HUDDLE = {
     "kind": "huddle",
@@ -495,7 +495,7 @@ def eval_hai(real_embedder: Any, tmp_path_factory: pytest.TempPathFactory) -> Hu
 @pytest.fixture(scope="module")
 def grounded(eval_hai: HuddleAI) -> Generator:
     # one generator for every suite, as in production: its embedding memo is shared
-    from huddle_ai.generators.grounded import GroundedGenerator
+    from huddle_ai.suggest.generators.grounded import GroundedGenerator
 
     return GroundedGenerator(eval_hai.embedder)
 

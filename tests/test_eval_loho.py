@@ -10,14 +10,14 @@ import pytest
 
 from huddle_ai import HuddleAI
 from huddle_ai.cli import run as cli
-from huddle_ai.context import FeedbackContext, HuddleHistory, LabelledSolution
 from huddle_ai.evals import Variant, generator_factory, load_run, load_suite, run_suite
 from huddle_ai.evals.baselines import AlwaysMajority
 from huddle_ai.evals.runner import loho_org
-from huddle_ai.generators import Generator
 from huddle_ai.records import Criterion, Huddle, Level
 from huddle_ai.settings import Settings
-from huddle_ai.suggestion import FeedbackSuggestion
+from huddle_ai.suggest.context import FeedbackContext, HuddleHistory, LabelledSolution
+from huddle_ai.suggest.generators import Generator
+from huddle_ai.suggest.suggestion import FeedbackSuggestion
 
 # two huddles, four labelled solutions each; levels chosen so that the majority differs
 LEVELS = {"a": ["partial", "partial", "partial", "met"], "b": ["not_met"] * 3 + ["met"]}

@@ -7,11 +7,11 @@ import re
 from pathlib import Path
 
 from huddle_ai import HuddleAI
-from huddle_ai.context import FeedbackContext
 from huddle_ai.evals import Cache, Variant, apply_gate, load_suite, render_html, run_suite
 from huddle_ai.evals.report import render_markdown
-from huddle_ai.generators import Generator
-from huddle_ai.suggestion import FeedbackSuggestion
+from huddle_ai.suggest.context import FeedbackContext
+from huddle_ai.suggest.generators import Generator
+from huddle_ai.suggest.suggestion import FeedbackSuggestion
 
 from .test_eval_harness import Counting, write_suite
 

@@ -12,15 +12,15 @@ import pytest
 
 from huddle_ai import HuddleAI, Settings
 from huddle_ai.cli import run
-from huddle_ai.context import ContextItem, FeedbackContext
 from huddle_ai.errors import NotFoundError, TransientError
 from huddle_ai.fake_llm import FakeLLM, Reply
-from huddle_ai.feedback import check_citations, generate_checked, suggest
-from huddle_ai.generators import Generator
-from huddle_ai.generators.llm import LLMGenerator
-from huddle_ai.privacy import leaks_prompt
 from huddle_ai.records import Criterion, Feedback, Huddle, Learner, Level, Solution
-from huddle_ai.suggestion import FeedbackSuggestion
+from huddle_ai.suggest.context import ContextItem, FeedbackContext
+from huddle_ai.suggest.feedback import check_citations, generate_checked, suggest
+from huddle_ai.suggest.generators import Generator
+from huddle_ai.suggest.generators.llm import LLMGenerator
+from huddle_ai.suggest.privacy import leaks_prompt
+from huddle_ai.suggest.suggestion import FeedbackSuggestion
 
 T = datetime(2025, 1, 6, tzinfo=UTC)
 HUDDLE = Huddle(

@@ -25,9 +25,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from huddle_ai import FakeEmbedder, HuddleAI, Store
-from huddle_ai.api import create_app
 from huddle_ai.errors import ImportRejectedError, InvalidInputError
-from huddle_ai.formats import Parsed, parse_csv, parse_jsonl
+from huddle_ai.index.formats import Parsed, parse_csv, parse_jsonl
+from huddle_ai.service.api import create_app
 from tests.jobs_helpers import flushed, serving
 from tests.sample_data import ALL, HUDDLE, LEARNERS, SOLUTIONS
 from tests.test_hardening import ACME, api_settings, auth, queued

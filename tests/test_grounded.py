@@ -11,14 +11,8 @@ import numpy as np
 import pytest
 
 from huddle_ai import FakeEmbedder, HuddleAI, SentenceTransformerEmbedder, Store
-from huddle_ai.assessment import content_words, fit_thresholds, key_points
-from huddle_ai.calibration import LEVELS, fit_huddle, top_level
-from huddle_ai.context import LabelledSolution, build_context, label_of
 from huddle_ai.demo import DEMO_ORG
 from huddle_ai.evals.baselines import NearestCopy
-from huddle_ai.generators.grounded import GroundedGenerator
-from huddle_ai.privacy import instruction_sentences
-from huddle_ai.provenance import Sources, allowed_sources, specifics, untraceable
 from huddle_ai.records import (
     Anchor,
     AnswerKey,
@@ -29,8 +23,14 @@ from huddle_ai.records import (
     Level,
     Solution,
 )
-from huddle_ai.retrieval import feedback_for
-from huddle_ai.suggestion import FeedbackSuggestion
+from huddle_ai.suggest.assessment import content_words, fit_thresholds, key_points
+from huddle_ai.suggest.calibration import LEVELS, fit_huddle, top_level
+from huddle_ai.suggest.context import LabelledSolution, build_context, label_of
+from huddle_ai.suggest.generators.grounded import GroundedGenerator
+from huddle_ai.suggest.privacy import instruction_sentences
+from huddle_ai.suggest.provenance import Sources, allowed_sources, specifics, untraceable
+from huddle_ai.suggest.retrieval import feedback_for
+from huddle_ai.suggest.suggestion import FeedbackSuggestion
 
 T0 = datetime(2025, 1, 1)
 REF = (
@@ -483,7 +483,7 @@ def test_injection_never_changes_the_level(demo_hai: HuddleAI) -> None:
     import json
 
     from huddle_ai.evals.suite import evals_dir
-    from huddle_ai.privacy import without_instructions
+    from huddle_ai.suggest.privacy import without_instructions
 
     gen = GroundedGenerator(demo_hai.embedder)
     lines = (evals_dir() / "injection" / "cases.jsonl").read_text().splitlines()
@@ -507,8 +507,8 @@ def test_reused_advice_about_another_solutions_situation_is_left_out(
     real_embedder: SentenceTransformerEmbedder,
 ) -> None:
     """A sentence that passes the word rules but is about the other work's own situation."""
-    from huddle_ai.generators.writing import _Reuse, sentences
-    from huddle_ai.privacy import Redactor
+    from huddle_ai.suggest.generators.writing import _Reuse, sentences
+    from huddle_ai.suggest.privacy import Redactor
 
     this = "Stand-ups run long. I will cap them at ten minutes with a timer and ask the team in a month."
     parent = LabelledSolution(

@@ -21,9 +21,10 @@ import httpx
 import pytest
 import redis
 
-from huddle_ai import HuddleAI, jobs
-from huddle_ai.api import create_app, hash_key
+from huddle_ai import HuddleAI
 from huddle_ai.cli import run
+from huddle_ai.service import jobs
+from huddle_ai.service.api import create_app, hash_key
 from huddle_ai.settings import Settings
 from tests.conftest import free_port
 from tests.jobs_helpers import flushed, serving, wait_until, worker_env
@@ -218,7 +219,7 @@ def test_references_resolve_against_the_orgs_stored_records(
 
 
 def _parsed(records: list[dict[str, Any]]) -> Any:
-    from huddle_ai.formats import parse_jsonl
+    from huddle_ai.index.formats import parse_jsonl
 
     return parse_jsonl(json.dumps(r) for r in records)
 

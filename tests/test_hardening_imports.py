@@ -15,7 +15,7 @@ import pytest
 from huddle_ai import HuddleAI, ImportRejectedError, records
 from huddle_ai.cli import run
 from huddle_ai.errors import InvalidInputError, InvalidOrganizationError
-from huddle_ai.formats import loads_strict, parse_csv, parse_jsonl, read_file
+from huddle_ai.index.formats import loads_strict, parse_csv, parse_jsonl, read_file
 from huddle_ai.records import RecordAdapter, validate_org
 from tests.sample_data import ALL, HUDDLE, LEARNERS, SOLUTIONS, write_jsonl
 

@@ -103,7 +103,7 @@ def test_cycle_finder_finds_a_planted_cycle() -> None:
 def test_graph_sees_deferred_and_relative_imports() -> None:
     graph = import_graph()
     assert "huddle_ai.evals.report" in graph["huddle_ai.evals.page"]
-    assert "huddle_ai.records" in graph["huddle_ai.store"]
+    assert "huddle_ai.records" in graph["huddle_ai.index.store"]
     assert len(graph) > 50
 
 

@@ -177,7 +177,7 @@ def test_batches_not_one_record_at_a_time(tmp_path: Path) -> None:
 
 def test_csv_and_jsonl_with_a_byte_order_mark_import(tmp_path: Path) -> None:
     """Excel saves CSV with a UTF-8 byte-order mark; it is not part of the first field name."""
-    from huddle_ai.formats import read_file
+    from huddle_ai.index.formats import read_file
 
     csv_path = tmp_path / "s.csv"
     csv_path.write_bytes(

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from huddle_ai.privacy import instruction_sentences, visible, without_instructions
-from huddle_ai.privacy.normalize import decoded_blobs, despaced, strip_invisible
-from huddle_ai.privacy.pii_set import load, pii_set_dir
-from huddle_ai.privacy.report import instruction_false_positives, ordinary_texts
+from huddle_ai.suggest.privacy import instruction_sentences, visible, without_instructions
+from huddle_ai.suggest.privacy.normalize import decoded_blobs, despaced, strip_invisible
+from huddle_ai.suggest.privacy.pii_set import load, pii_set_dir
+from huddle_ai.suggest.privacy.report import instruction_false_positives, ordinary_texts
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,9 +10,9 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.retrievers import BaseRetriever
 
 from huddle_ai import HuddleAI
-from huddle_ai.interop import OrgRetriever, chat_prompt_template
-from huddle_ai.prompts import load_prompt
+from huddle_ai.interop.langchain import OrgRetriever, chat_prompt_template
 from huddle_ai.records import Feedback, Huddle, Learner, Solution
+from huddle_ai.suggest.prompts import load_prompt
 
 T = datetime(2025, 1, 6, tzinfo=UTC)
 H = Huddle(id="h1", title="Interviews", prompt="Run interviews.", goal="Interview customers.")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import redis
 
-from huddle_ai import HuddleAI, jobs
+from huddle_ai import HuddleAI
 from huddle_ai.errors import InvalidInputError, NotFoundError, TransientError
 from huddle_ai.records import RecordAdapter
 from huddle_ai.requests import (
@@ -24,6 +24,7 @@ from huddle_ai.requests import (
     SimilarRequest,
     SuggestRequest,
 )
+from huddle_ai.service import jobs
 from huddle_ai.settings import Settings
 from tests.jobs_helpers import drain, flushed, ingest_request
 from tests.sample_data import ALL, SOLUTIONS

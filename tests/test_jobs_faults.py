@@ -16,9 +16,10 @@ import redis
 from rq.job import Job
 from rq.results import Result
 
-from huddle_ai import FakeEmbedder, Store, jobs
+from huddle_ai import FakeEmbedder, Store
 from huddle_ai.fake_llm import FakeLLM, Reply
 from huddle_ai.requests import SuggestRequest
+from huddle_ai.service import jobs
 from tests.jobs_helpers import (
     finished,
     flushed,

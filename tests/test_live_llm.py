@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from huddle_ai.generators.llm import LLMGenerator
+from huddle_ai.suggest.generators.llm import LLMGenerator
 
 from .test_llm import HUDDLE, make_context
 

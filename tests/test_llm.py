@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from huddle_ai.context import ContextItem, FeedbackContext
 from huddle_ai.errors import GenerationError, InvalidOutputError, TransientError
 from huddle_ai.fake_llm import FakeLLM, Reply
-from huddle_ai.generators.llm import LLMGenerator, strict_schema
-from huddle_ai.prompts import load_prompt
 from huddle_ai.records import Criterion, Huddle
-from huddle_ai.suggestion import SuggestionBody
+from huddle_ai.suggest.context import ContextItem, FeedbackContext
+from huddle_ai.suggest.generators.llm import LLMGenerator, strict_schema
+from huddle_ai.suggest.prompts import load_prompt
+from huddle_ai.suggest.suggestion import SuggestionBody
 
 HUDDLE = Huddle(
     id="h1",

@@ -18,16 +18,16 @@ from datetime import UTC, datetime
 import pytest
 
 from huddle_ai import FakeEmbedder, HuddleAI
-from huddle_ai.context import ContextItem, FeedbackContext
 from huddle_ai.errors import InvalidOutputError
 from huddle_ai.fake_llm import FakeLLM, Reply
-from huddle_ai.feedback import generate_checked, suggest
-from huddle_ai.generators.checks import OutputPolicy, leaks_system_prompt
-from huddle_ai.generators.grounded import GroundedGenerator
-from huddle_ai.generators.llm import LLMGenerator
-from huddle_ai.privacy import leaks_prompt
 from huddle_ai.records import Feedback, Learner, Level, Solution
-from huddle_ai.suggestion import FeedbackSuggestion
+from huddle_ai.suggest.context import ContextItem, FeedbackContext
+from huddle_ai.suggest.feedback import generate_checked, suggest
+from huddle_ai.suggest.generators.checks import OutputPolicy, leaks_system_prompt
+from huddle_ai.suggest.generators.grounded import GroundedGenerator
+from huddle_ai.suggest.generators.llm import LLMGenerator
+from huddle_ai.suggest.privacy import leaks_prompt
+from huddle_ai.suggest.suggestion import FeedbackSuggestion
 from tests.test_llm import HUDDLE, body
 
 SOLUTION = (

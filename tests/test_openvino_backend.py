@@ -10,7 +10,7 @@ from numpy.typing import NDArray
 
 from huddle_ai import BackendMismatchError, HuddleAI, SentenceTransformerEmbedder, Solution, Store
 from huddle_ai.demo import DEMO_ORG
-from huddle_ai.openvino_backend import OpenVINOEmbedder, cpu_supports_bf16
+from huddle_ai.index.openvino_backend import OpenVINOEmbedder, cpu_supports_bf16
 
 pytestmark = pytest.mark.slow
 

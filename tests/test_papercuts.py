@@ -181,8 +181,8 @@ def test_suspicious_input_is_warned_and_strict_writes_nothing(
 
 
 def test_shipped_data_raises_no_warning() -> None:
-    from huddle_ai.formats import read_file
-    from huddle_ai.plausibility import warnings_for
+    from huddle_ai.index.formats import read_file
+    from huddle_ai.index.plausibility import warnings_for
 
     parsed = read_file(demo_path())
     assert len(parsed.records) > 300

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from huddle_ai.privacy.pii_set import (
+from huddle_ai.suggest.privacy.pii_set import (
     CATEGORIES,
     load,
     load_roster,
@@ -19,7 +19,7 @@ from huddle_ai.privacy.pii_set import (
     pii_set_dir,
     to_json,
 )
-from huddle_ai.privacy.report import measure, ms_per_kb
+from huddle_ai.suggest.privacy.report import measure, ms_per_kb
 
 DIR = pii_set_dir()
 ROSTER = load_roster(DIR)
@@ -79,7 +79,7 @@ def test_redaction_is_fast_enough_to_run_on_every_suggestion() -> None:
 def test_the_report_command_runs_offline_and_prints_every_category() -> None:
     start = time.monotonic()
     out = subprocess.run(
-        [sys.executable, "-m", "huddle_ai.privacy.report"],
+        [sys.executable, "-m", "huddle_ai.suggest.privacy.report"],
         capture_output=True,
         text=True,
         check=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from huddle_ai.privacy import Redactor, delimit, is_local_url, leaks_prompt, should_redact
+from huddle_ai.suggest.privacy import Redactor, delimit, is_local_url, leaks_prompt, should_redact
 
 NAMES = ["Ana Lima", "Ben Okafor", "Grace Hopper", "Chen Wei"]
 
@@ -188,7 +188,7 @@ def test_disguised_echoes_of_the_system_prompt_are_detected() -> None:
 
 
 def test_the_public_api_is_complete_and_importable() -> None:
-    import huddle_ai.privacy as privacy
+    import huddle_ai.suggest.privacy as privacy
 
     assert privacy.__all__ == sorted(privacy.__all__, key=lambda n: (not n.isupper(), n))
     for name in privacy.__all__:

@@ -9,7 +9,7 @@ import pytest
 
 import huddle_ai
 from huddle_ai.errors import MissingVariablesError, PromptError, UnknownVariablesError
-from huddle_ai.prompts import Prompt, load_prompt, prompt_dir, prompt_versions
+from huddle_ai.suggest.prompts import Prompt, load_prompt, prompt_dir, prompt_versions
 
 GOOD = """---
 id: greet

@@ -27,11 +27,11 @@ from chromadb.config import Settings as ChromaSettings
 from sqlalchemy import text
 
 from huddle_ai import FakeEmbedder, HuddleAI, Store
-from huddle_ai.context import ContextCache
-from huddle_ai.database import Database
-from huddle_ai.database import records as rows
+from huddle_ai.index.database import Database
+from huddle_ai.index.database import records as rows
+from huddle_ai.index.store import KINDS
 from huddle_ai.records import RecordAdapter
-from huddle_ai.store import KINDS
+from huddle_ai.suggest.context import ContextCache
 from tests.sample_data import ALL, write_jsonl
 
 ORG = "crash-org"

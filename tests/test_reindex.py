@@ -21,7 +21,7 @@ from huddle_ai import (
     Store,
 )
 from huddle_ai.cli import run
-from huddle_ai.embeddings import Vectors
+from huddle_ai.index.embeddings import Vectors
 
 TOPICS = ["retro action items", "pricing cohort test", "onboarding checklist churn"]
 

@@ -15,8 +15,7 @@ import redis
 from rq import Queue, Retry, SimpleWorker
 from rq.job import Job
 
-from huddle_ai import HuddleAI, jobs
-from huddle_ai.api import create_app
+from huddle_ai import HuddleAI
 from huddle_ai.cli import run
 from huddle_ai.errors import ConfigurationError, InvalidInputError
 from huddle_ai.requests import (
@@ -29,7 +28,9 @@ from huddle_ai.requests import (
     Request,
     SuggestRequest,
 )
-from huddle_ai.runtime import ContextJob
+from huddle_ai.service import jobs
+from huddle_ai.service.api import create_app
+from huddle_ai.service.runtime import ContextJob
 from huddle_ai.settings import Settings
 from tests.jobs_helpers import drain, flushed, ingest_request, serving
 from tests.sample_data import ALL, SOLUTIONS
@@ -73,7 +74,7 @@ def test_every_job_request_round_trips_through_redis(conn: redis.Redis, request_
     assert org == "acme" and type(request_) is spec.request
     assert json.loads(json.dumps(data)) == data  # plain JSON in Redis, no pickles
     assert spec.request.model_validate(data) == request_  # the worker sees the same request
-    assert stored.func_name == "huddle_ai.jobs.run_job" and stored.origin == spec.queue
+    assert stored.func_name == "huddle_ai.service.jobs.run_job" and stored.origin == spec.queue
 
 
 def test_an_http_body_is_its_request_and_queues_without_the_callback(
@@ -127,7 +128,7 @@ def test_a_tampered_job_argument_fails_once_naming_the_field(
     # what a client that skipped validation (or an older one) might queue
     queue = Queue(jobs.INTERACTIVE, connection=conn, serializer=jobs.SERIALIZER)
     job_id = queue.enqueue_call(
-        "huddle_ai.jobs.run_job",
+        "huddle_ai.service.jobs.run_job",
         args=["suggest", "acme", {"solution_id": "s-1", "k": 0}],
         meta={"org": "acme", "op": "suggest", "max_retries": 3},
         retry=Retry(max=3, interval=[0, 0, 0]),

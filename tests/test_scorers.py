@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 
 from huddle_ai import FakeEmbedder
-from huddle_ai.context import ContextItem
 from huddle_ai.errors import InvalidInputError
 from huddle_ai.evals import SCORERS, Sample, get_scorer
 from huddle_ai.evals.stats import accuracy, auc, cohen_kappa, macro_f1, mean_std
 from huddle_ai.records import Criterion, Huddle, Level
-from huddle_ai.suggestion import FeedbackSuggestion
+from huddle_ai.suggest.context import ContextItem
+from huddle_ai.suggest.suggestion import FeedbackSuggestion
 
 HUDDLE = Huddle(
     id="h-pm",

@@ -18,7 +18,7 @@ from huddle_ai import (
     Store,
     parse_jsonl,
 )
-from huddle_ai.database import Database
+from huddle_ai.index.database import Database
 from tests.sample_data import ALL, write_jsonl
 
 

@@ -3,8 +3,8 @@ stopwords and the stemmer."""
 
 from __future__ import annotations
 
-import huddle_ai.assessment as assessment
 import huddle_ai.evals.text as scorer_text
+import huddle_ai.suggest.assessment as assessment
 import huddle_ai.text as text
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from huddle_ai import jobs, webhooks
 from huddle_ai.requests import SuggestRequest
+from huddle_ai.service import jobs, webhooks
 from tests.conftest import free_port
 from tests.jobs_helpers import (
     finished,

@@ -34,10 +34,10 @@ from huddle_ai.accountability.requests import (
     StatusRequest,
 )
 from huddle_ai.accountability.service import Accountability
-from huddle_ai.database import Database, resolve_url
 from huddle_ai.errors import ConfigurationError, ImportRejectedError, InvalidInputError
-from huddle_ai.keys import Org
-from huddle_ai.limits import record_errors as _record_errors
+from huddle_ai.index.database import Database, resolve_url
+from huddle_ai.service.keys import Org
+from huddle_ai.service.limits import record_errors as _record_errors
 from huddle_ai.settings import Settings
 
 __all__ = ["DraftBody", "RecordsBody", "router"]

@@ -33,9 +33,9 @@ from rq.serializers import JSONSerializer
 from sqlalchemy.orm import Session
 
 from huddle_ai.accountability.risk import LearnerRisk
-from huddle_ai.database import Database
-from huddle_ai.database import accountability as q
-from huddle_ai.database.models import Commitment
+from huddle_ai.index.database import Database
+from huddle_ai.index.database import accountability as q
+from huddle_ai.index.database.models import Commitment
 
 __all__ = [
     "EVENT_TYPES",
@@ -102,7 +102,7 @@ def _step_key(step: str, due_at: datetime) -> str:
 
 
 class WebhookSender:
-    """Queues one signed delivery (``huddle_ai.webhooks.deliver_job``) per event;
+    """Queues one signed delivery (``huddle_ai.service.webhooks.deliver_job``) per event;
     the event id is the delivery id and the job id, so a repeat is a no-op."""
 
     def __init__(
@@ -129,7 +129,7 @@ class WebhookSender:
         )
         try:
             self.queue.enqueue_call(
-                "huddle_ai.webhooks.deliver_job",
+                "huddle_ai.service.webhooks.deliver_job",
                 args=[org, url, event],
                 job_id=f"whk-{event['id']}",
                 unique=True,

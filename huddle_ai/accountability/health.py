@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 from huddle_ai.accountability.features import CommitmentRow, EventRow
 from huddle_ai.accountability.pairing import PairingSuggestion, pair_isolated
-from huddle_ai.store import Store
+from huddle_ai.index.store import Store
 
 __all__ = ["CommunityHealth", "community_health"]
 

@@ -20,9 +20,9 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from huddle_ai.accountability.records import ParsedFile, parse_lines
-from huddle_ai.database import Database
-from huddle_ai.database import accountability as q
 from huddle_ai.errors import ImportRejectedError, LineError
+from huddle_ai.index.database import Database
+from huddle_ai.index.database import accountability as q
 from huddle_ai.records import validate_org
 
 __all__ = ["ImportReport", "import_file", "import_lines", "import_parsed"]

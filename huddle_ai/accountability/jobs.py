@@ -1,7 +1,7 @@
 """rq jobs of the accountability loop: top-level functions of ids and JSON.
 
 Like every job on the huddle_ai queues they take the worker's context first
-(:class:`~huddle_ai.runtime.WorkerContext`: the engine the worker built, with
+(:class:`~huddle_ai.service.runtime.WorkerContext`: the engine the worker built, with
 its database, and the worker's webhook settings); the logic lives in
 :mod:`huddle_ai.accountability.followups`.
 """
@@ -18,7 +18,7 @@ from huddle_ai.accountability.followups import FollowupPolicy, WebhookSender, ru
 from huddle_ai.accountability.periodic import tick
 from huddle_ai.accountability.service import Accountability
 from huddle_ai.errors import ConfigurationError
-from huddle_ai.runtime import WorkerContext
+from huddle_ai.service.runtime import WorkerContext
 
 __all__ = ["followup_job", "sweep_job", "sweep_tick_job"]
 

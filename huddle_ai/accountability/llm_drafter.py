@@ -1,5 +1,5 @@
 """The LLM path of the commitment drafter, through the one LLM client
-(:class:`~huddle_ai.generators.client.LLMClient`).
+(:class:`~huddle_ai.suggest.generators.client.LLMClient`).
 
 The next step is learner text, so it is untrusted: PII is redacted before it
 leaves (always, whatever the endpoint), it is escaped and sent inside
@@ -27,11 +27,11 @@ from huddle_ai.accountability.drafting import (
     is_intention,
 )
 from huddle_ai.errors import GenerationError
-from huddle_ai.generators.checks import leaks_system_prompt
-from huddle_ai.generators.client import LLMClient, Usage
-from huddle_ai.privacy import Redactor, is_instruction, visible
-from huddle_ai.prompts import Prompt, load_prompt
 from huddle_ai.settings import Settings
+from huddle_ai.suggest.generators.checks import leaks_system_prompt
+from huddle_ai.suggest.generators.client import LLMClient, Usage
+from huddle_ai.suggest.privacy import Redactor, is_instruction, visible
+from huddle_ai.suggest.prompts import Prompt, load_prompt
 
 __all__ = ["LLMDrafter", "build_drafter"]
 

@@ -19,9 +19,9 @@ from dataclasses import asdict, dataclass
 from itertools import combinations
 
 from huddle_ai.errors import HuddleAIError
+from huddle_ai.index.store import Store
 from huddle_ai.matching import match_partners
 from huddle_ai.matching.history import load_history
-from huddle_ai.store import Store
 
 __all__ = ["MAX_CANDIDATES", "PairingSuggestion", "pair_isolated"]
 

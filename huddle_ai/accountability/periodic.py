@@ -29,8 +29,8 @@ from rq.serializers import JSONSerializer
 
 from huddle_ai.accountability.clock import Clock
 from huddle_ai.accountability.followups import FollowupPolicy, RiskFn, WebhookSender, sweep
-from huddle_ai.database import Database
 from huddle_ai.errors import InvalidInputError
+from huddle_ai.index.database import Database
 from huddle_ai.records import validate_org
 
 __all__ = ["TICK_JOB", "next_tick", "schedule_tick", "scheduled_ticks", "start_sweeps", "tick"]

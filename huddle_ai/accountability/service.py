@@ -39,13 +39,13 @@ from huddle_ai.accountability.requests import (
     StatusRequest,
 )
 from huddle_ai.accountability.risk import HeuristicRisk, LearnerRisk, RiskModel, fit_risk_model
-from huddle_ai.database import Database
-from huddle_ai.database import accountability as q
-from huddle_ai.database.models import Enrollment
 from huddle_ai.errors import InvalidInputError, NotFoundError
+from huddle_ai.index.database import Database
+from huddle_ai.index.database import accountability as q
+from huddle_ai.index.database.models import Enrollment
+from huddle_ai.index.store import Store
 from huddle_ai.records import validate_org
-from huddle_ai.store import Store
-from huddle_ai.suggestion import SuggestionBody
+from huddle_ai.suggest.suggestion import SuggestionBody
 
 __all__ = ["Accountability"]
 

@@ -24,8 +24,8 @@ from huddle_ai.accountability.requests import (
 from huddle_ai.accountability.synthetic import evaluate_risk_seeds, generate_cohorts
 from huddle_ai.cli.app import app
 from huddle_ai.cli.common import DataDirOpt, JsonOpt, OrgOpt, engine, print_json, settings
-from huddle_ai.database import Database, resolve_url, scratch_database
 from huddle_ai.errors import InvalidInputError
+from huddle_ai.index.database import Database, resolve_url, scratch_database
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -103,7 +103,7 @@ def _due(value: str | None) -> datetime | None:
 
 
 def _redis(data_dir: Path | None) -> Redis:
-    from huddle_ai import broker
+    from huddle_ai.service import broker
 
     conf = settings(data_dir)
     return broker.connect(broker.resolve_url(conf.redis_url, conf.data_dir))

@@ -16,7 +16,7 @@ from huddle_ai.demo import DEMO_ORG, demo_path
 from huddle_ai.engine import HuddleAI
 from huddle_ai.records import Solution
 from huddle_ai.requests import MatchRequest, PartnersRequest
-from huddle_ai.suggestion import SuggestionBody
+from huddle_ai.suggest.suggestion import SuggestionBody
 
 
 def _showcase_solution(hai: HuddleAI) -> Solution:
@@ -74,7 +74,7 @@ def _demo_suggestion(
 
     from huddle_ai.cli.suggest import show_suggestion
 
-    if find_spec("huddle_ai.generators.grounded") is None and not hai.settings.llm_base_url:
+    if find_spec("huddle_ai.suggest.generators.grounded") is None and not hai.settings.llm_base_url:
         return None
     suggestion = hai.suggest(DEMO_ORG, solution.id)
     out["suggestion"] = suggestion.model_dump(mode="json")

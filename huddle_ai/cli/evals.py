@@ -324,7 +324,7 @@ def score_cmd(
 
 def _judge(prompt_version: str) -> Judge:
     from huddle_ai.evals import Judge
-    from huddle_ai.privacy import Redactor, should_redact
+    from huddle_ai.suggest.privacy import Redactor, should_redact
 
     conf = settings()
     if not conf.llm_base_url:

@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 from redis import Redis
 
-from huddle_ai import broker, jobs, webhooks
 from huddle_ai.cli.app import app
 from huddle_ai.cli.common import DataDirOpt, JsonOpt, OrgOpt, print_json, settings
 from huddle_ai.errors import ConfigurationError, InvalidInputError
+from huddle_ai.service import broker, jobs, webhooks
 
 jobs_app = typer.Typer(help="Inspect, requeue and cancel background jobs.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
@@ -47,7 +47,7 @@ def worker(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Run jobs. The embedding model and clients are loaded once, at start."""
-    from huddle_ai.worker import run
+    from huddle_ai.service.worker import run
 
     run(settings(data_dir), _queues(queues), burst=burst)
 

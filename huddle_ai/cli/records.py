@@ -19,10 +19,10 @@ from huddle_ai.cli.common import (
     progress_bar,
 )
 from huddle_ai.errors import ImportRejectedError, LineError
-from huddle_ai.formats import read_file
-from huddle_ai.ingest import IngestReport
+from huddle_ai.index.formats import read_file
+from huddle_ai.index.ingest import IngestReport
 from huddle_ai.requests import SimilarRequest, validated
-from huddle_ai.retrieval import SimilarResult
+from huddle_ai.suggest.retrieval import SimilarResult
 
 
 def _summary(report: IngestReport) -> str:

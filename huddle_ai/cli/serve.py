@@ -16,12 +16,12 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from huddle_ai import broker
-from huddle_ai.api import KeyRing, create_app, hash_key
 from huddle_ai.cli.app import app
 from huddle_ai.cli.common import DataDirOpt, OrgOpt, settings
-from huddle_ai.limits import server_config
 from huddle_ai.records import validate_org
+from huddle_ai.service import broker
+from huddle_ai.service.api import KeyRing, create_app, hash_key
+from huddle_ai.service.limits import server_config
 
 
 @app.command()

@@ -12,7 +12,7 @@ from huddle_ai.cli.app import app
 from huddle_ai.cli.common import TARGET_OPTIONS, DataDirOpt, JsonOpt, OrgOpt, engine, print_json
 from huddle_ai.errors import InvalidInputError
 from huddle_ai.requests import SuggestRequest, validated
-from huddle_ai.suggestion import FeedbackSuggestion
+from huddle_ai.suggest.suggestion import FeedbackSuggestion
 
 __all__ = ["show_suggestion"]
 

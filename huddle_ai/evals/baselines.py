@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from huddle_ai.context import FeedbackContext, LabelledSolution
-from huddle_ai.generators import Generator
 from huddle_ai.records import Level
-from huddle_ai.suggestion import CriterionAssessment, FeedbackSuggestion
+from huddle_ai.suggest.context import FeedbackContext, LabelledSolution
+from huddle_ai.suggest.generators import Generator
+from huddle_ai.suggest.suggestion import CriterionAssessment, FeedbackSuggestion
 
 __all__ = ["AlwaysMajority", "AlwaysMet", "NearestCopy"]
 

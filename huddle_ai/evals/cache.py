@@ -17,8 +17,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from huddle_ai.context import FeedbackContext
-from huddle_ai.generators import Generator
+from huddle_ai.suggest.context import FeedbackContext
+from huddle_ai.suggest.generators import Generator
 
 __all__ = ["Cache", "cache_key", "generator_identity"]
 

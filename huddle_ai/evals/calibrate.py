@@ -18,13 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from huddle_ai.embeddings import Embedder
 from huddle_ai.errors import ConfigurationError, InvalidInputError
 from huddle_ai.evals.agreement import Validation, measure
 from huddle_ai.evals.features import featurize
 from huddle_ai.evals.labelled import DIMENSIONS, LabelledItem
 from huddle_ai.evals.learned import ScorerModels, packaged_path
 from huddle_ai.evals.scorer_fit import GRID, SMALL_GRID, fit_dimension
+from huddle_ai.index.embeddings import Embedder
 from huddle_ai.records import validate_org
 
 __all__ = ["Calibration", "calibrate", "calibrated_path", "load_scorers", "save_calibrated"]

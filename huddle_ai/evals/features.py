@@ -23,9 +23,9 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from huddle_ai.embeddings import Embedder
 from huddle_ai.evals.labelled import FeedbackItem
 from huddle_ai.evals.text import content_words, longest_shared_run, sentences, words
+from huddle_ai.index.embeddings import Embedder
 
 __all__ = ["FEATURE_VERSION", "LINGUISTIC", "Features", "featurize", "linguistic"]
 

@@ -17,9 +17,9 @@ from huddle_ai.errors import GenerationError
 from huddle_ai.evals.labelled import DIMENSIONS as LABELLED
 from huddle_ai.evals.sample import Sample
 from huddle_ai.evals.scorers import Score
-from huddle_ai.generators.client import LLMClient, Usage
-from huddle_ai.privacy import Redactor
-from huddle_ai.prompts import load_prompt
+from huddle_ai.suggest.generators.client import LLMClient, Usage
+from huddle_ai.suggest.privacy import Redactor
+from huddle_ai.suggest.prompts import load_prompt
 
 __all__ = ["DIMENSIONS", "DIMENSIONS_BY_VERSION", "Judge"]
 

@@ -24,13 +24,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from huddle_ai.embeddings import Embedder
 from huddle_ai.errors import ConfigurationError
 from huddle_ai.evals.agreement import Validation
 from huddle_ai.evals.features import FEATURE_VERSION, featurize
 from huddle_ai.evals.labelled import DIMENSIONS, FeedbackItem
 from huddle_ai.evals.sample import Sample
 from huddle_ai.evals.score import Score
+from huddle_ai.index.embeddings import Embedder
 
 __all__ = ["DimensionModel", "ScorerModels", "item_of", "model_key", "packaged_path"]
 

@@ -23,7 +23,6 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from huddle_ai.context import FeedbackContext, build_context
 from huddle_ai.engine import HuddleAI
 from huddle_ai.evals.cache import Cache, cache_key
 from huddle_ai.evals.judge import Judge
@@ -32,10 +31,11 @@ from huddle_ai.evals.scorers import SCORERS, Score, ScorerInfo
 from huddle_ai.evals.stats import accuracy, auc, cohen_kappa, macro_f1, mean_std
 from huddle_ai.evals.suite import Case, Suite
 from huddle_ai.evals.variants import GeneratorFactory, Variant, parse_variants
-from huddle_ai.feedback import generate_checked, learner_names
 from huddle_ai.records import AnyRecord, Feedback, Level, Solution, validate_org
-from huddle_ai.retrieval import feedback_for
-from huddle_ai.suggestion import FeedbackSuggestion
+from huddle_ai.suggest.context import FeedbackContext, build_context
+from huddle_ai.suggest.feedback import generate_checked, learner_names
+from huddle_ai.suggest.retrieval import feedback_for
+from huddle_ai.suggest.suggestion import FeedbackSuggestion
 
 __all__ = ["RunResult", "loho_org", "run_suite"]
 
@@ -46,7 +46,7 @@ Progress = Callable[[str], None]
 def _secrets(prompts: Sequence[str]) -> list[str]:
     """System prompts that no output may reveal."""
     from huddle_ai.errors import PromptError
-    from huddle_ai.prompts import load_prompt
+    from huddle_ai.suggest.prompts import load_prompt
 
     out = []
     for version in prompts:

@@ -11,10 +11,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from huddle_ai.context import ContextItem, FeedbackContext
 from huddle_ai.errors import InvalidInputError
 from huddle_ai.records import Huddle, Level
-from huddle_ai.suggestion import FeedbackSuggestion, SuggestionBody
+from huddle_ai.suggest.context import ContextItem, FeedbackContext
+from huddle_ai.suggest.suggestion import FeedbackSuggestion, SuggestionBody
 
 __all__ = ["Sample"]
 

@@ -6,8 +6,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from huddle_ai.embeddings import Embedder
 from huddle_ai.evals.sample import Sample
+from huddle_ai.index.embeddings import Embedder
 
 __all__ = ["Score", "Scorer"]
 

@@ -26,12 +26,12 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from huddle_ai.embeddings import Embedder
 from huddle_ai.errors import HuddleAIError, InvalidInputError
 from huddle_ai.evals.agreement import Validation
 from huddle_ai.evals.features import featurize
 from huddle_ai.evals.labelled import DIMENSIONS, LabelledItem, load_labelled
 from huddle_ai.evals.learned import DimensionModel, ScorerModels, packaged_path
+from huddle_ai.index.embeddings import Embedder
 
 __all__ = ["GRID", "Fit", "fit_dimension", "fit_models", "main", "repo_scorer_set"]
 
@@ -225,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--train", type=Path, default=repo_scorer_set() / "train.jsonl")
     parser.add_argument("--out", type=Path, default=packaged_path())
     args = parser.parse_args(argv)
-    from huddle_ai.embeddings import SentenceTransformerEmbedder
+    from huddle_ai.index.embeddings import SentenceTransformerEmbedder
 
     try:
         items = load_labelled(args.train)

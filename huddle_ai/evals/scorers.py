@@ -29,8 +29,6 @@ from typing import Any, Literal
 
 import numpy as np
 
-from huddle_ai.context import ContextItem
-from huddle_ai.embeddings import Embedder
 from huddle_ai.errors import InvalidInputError
 from huddle_ai.evals.agreement import HEURISTIC, Validation, validation_note
 from huddle_ai.evals.labelled import DIMENSIONS
@@ -40,6 +38,8 @@ from huddle_ai.evals.score import Score, Scorer
 from huddle_ai.evals.sourcing import evidence_reuse, misquotes, provenance, transplanted
 from huddle_ai.evals.text import content_words, longest_shared_run, sentences, words
 from huddle_ai.evals.verdict import verdict_agreement
+from huddle_ai.index.embeddings import Embedder
+from huddle_ai.suggest.context import ContextItem
 
 __all__ = [
     "DIMENSION_DOCS",

@@ -1,7 +1,7 @@
 """Scorers of the provenance rule: whose words a draft uses.
 
 A draft may name only what the learner's work or the huddle itself says
-(:mod:`huddle_ai.provenance`), may quote only what the learner wrote, verbatim,
+(:mod:`huddle_ai.suggest.provenance`), may quote only what the learner wrote, verbatim,
 and may use one passage of the work as evidence for one criterion only. These
 scorers count breaches of that rule. They are mechanical: they need no labels
 and no model, and every count names what it counted.
@@ -19,11 +19,11 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from huddle_ai.embeddings import Embedder
 from huddle_ai.evals.sample import Sample
 from huddle_ai.evals.score import Score
 from huddle_ai.evals.text import words
-from huddle_ai.provenance import Sources, Specific, allowed_sources, specifics, untraceable
+from huddle_ai.index.embeddings import Embedder
+from huddle_ai.suggest.provenance import Sources, Specific, allowed_sources, specifics, untraceable
 
 __all__ = ["evidence_reuse", "misquotes", "provenance", "transplanted"]
 
@@ -88,7 +88,7 @@ def provenance(sample: Sample, *, embedder: Embedder | None = None) -> Score:
     """Share of the draft's specifics not traceable to a permitted source (lower is better).
 
     Specifics are numbers, quoted spans, names and rare words
-    (:func:`huddle_ai.provenance.specifics`) in the text, strengths,
+    (:func:`huddle_ai.suggest.provenance.specifics`) in the text, strengths,
     suggestions, questions and next step. Permitted sources: the learner's
     solution (and name), the huddle's title, prompt and goal, each criterion's
     own text and a knowledge check's answer key -- not exemplars, anchors or

@@ -27,7 +27,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from huddle_ai.errors import InvalidInputError
-from huddle_ai.formats import parse_jsonl
+from huddle_ai.index.formats import parse_jsonl
 from huddle_ai.records import AnyRecord, Huddle, Level, Solution, validate_org
 
 __all__ = ["Case", "Labeled", "Suite", "evals_dir", "load_suite", "resolve_suite", "shipped_suites"]

@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from huddle_ai.embeddings import Embedder
 from huddle_ai.errors import HuddleAIError
 from huddle_ai.evals.agreement import Validation, measure
 from huddle_ai.evals.labelled import DIMENSIONS, LabelledItem, load_labelled
@@ -31,6 +30,7 @@ from huddle_ai.evals.sample import Sample
 from huddle_ai.evals.scorer_fit import repo_scorer_set
 from huddle_ai.evals.scorers import SCORERS
 from huddle_ai.evals.text import words
+from huddle_ai.index.embeddings import Embedder
 
 __all__ = ["KEYWORD_COUNTERPARTS", "evaluate", "render_markdown", "sample_of"]
 
@@ -142,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--record", action="store_true", help="Store the figures in the weights file."
     )
     args = parser.parse_args(argv)
-    from huddle_ai.embeddings import SentenceTransformerEmbedder
+    from huddle_ai.index.embeddings import SentenceTransformerEmbedder
 
     try:
         models = ScorerModels.load(args.weights)

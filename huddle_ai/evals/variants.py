@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from huddle_ai.embeddings import Embedder
 from huddle_ai.errors import InvalidInputError
-from huddle_ai.generators import Generator
-from huddle_ai.generators.registry import GENERATORS, build_generator
+from huddle_ai.index.embeddings import Embedder
 from huddle_ai.settings import Settings
+from huddle_ai.suggest.generators import Generator
+from huddle_ai.suggest.generators.registry import GENERATORS, build_generator
 
 __all__ = ["GeneratorFactory", "Variant", "generator_factory", "parse_variants"]
 
@@ -46,7 +46,7 @@ def parse_variants(generators: Sequence[str], prompts: Sequence[str]) -> list[Va
 
 def generator_factory(settings: Settings, embedder: Embedder) -> GeneratorFactory:
     """Build a variant's generator: a baseline, or one of the generator registry's
-    (:mod:`huddle_ai.generators.registry`), the llm with the variant's prompt."""
+    (:mod:`huddle_ai.suggest.generators.registry`), the llm with the variant's prompt."""
 
     def make(variant: Variant) -> Generator:
         if variant.generator in BASELINES:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from huddle_ai.embeddings import Embedder, Vectors
+from huddle_ai.index.embeddings import Embedder, Vectors
 
 __all__ = ["CachedEmbedder"]
 

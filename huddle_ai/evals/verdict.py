@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import re
 
-from huddle_ai.embeddings import Embedder
 from huddle_ai.evals.sample import Sample
 from huddle_ai.evals.score import Score
+from huddle_ai.index.embeddings import Embedder
 from huddle_ai.records import Level
 
 __all__ = ["VERDICT_PHRASES", "next_step_kind", "text_verdict", "verdict_agreement"]

@@ -17,9 +17,9 @@ from typing import Literal
 
 import numpy as np
 
+from huddle_ai.index.store import Store
 from huddle_ai.matching.affinity import F32, F64, I64
 from huddle_ai.records import AuthorRole, Feedback, Huddle, Learner, Solution, validate_org
-from huddle_ai.store import Store
 
 __all__ = ["History", "HistoryItem", "load_history"]
 

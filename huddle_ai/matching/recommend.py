@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel
 
 from huddle_ai.errors import InfeasibleError, InvalidInputError, NotFoundError
+from huddle_ai.index.store import Store
 from huddle_ai.matching.affinity import (
     Affinity,
     Weights,
@@ -28,7 +29,6 @@ from huddle_ai.matching.feasibility import Problem
 from huddle_ai.matching.history import History, load_history
 from huddle_ai.matching.partners import group
 from huddle_ai.matching.solver import solve
-from huddle_ai.store import Store
 
 __all__ = [
     "NextReviewers",

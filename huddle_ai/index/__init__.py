@@ -1,0 +1,1 @@
+"""The index flow: records into the system of record (SQL) and the vector index (Chroma)."""

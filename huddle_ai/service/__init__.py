@@ -1,0 +1,1 @@
+"""The service edge: rq jobs, the worker, webhooks, the broker and the HTTP API."""

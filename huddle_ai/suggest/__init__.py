@@ -1,0 +1,1 @@
+"""The suggestion flow: retrieval, the context built once, privacy, prompts and the generators."""

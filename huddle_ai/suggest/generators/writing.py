@@ -1,0 +1,479 @@
+"""Writing the grounded generator's feedback from a :class:`Judgement`.
+
+The wording follows three rules, enforced here in code:
+
+- **Provenance.** Every name, number, quoted span and rare word comes from the
+  learner's solution, the huddle's title, prompt and goal, a criterion's own
+  text or a knowledge check's answer key (:mod:`huddle_ai.suggest.provenance`).
+  Exemplars, anchors, other solutions and past feedback are not sources: a
+  sentence of past feedback is reused only when it passes that check.
+- **Verbatim quotes.** A quote is an exact span of the learner's solution
+  (case kept); a long one is cut at a word and marked with "…". One passage is
+  evidence for at most one criterion.
+- **Agreement.** The verdict, the suggestions and the next step follow the
+  same level: a met draft gets a stretch, not a revision.
+
+The *style* comes from the organization: among past feedback given at the same
+level (this huddle's, else the organization's), the one that agrees most with
+the feedback given to the most similar solutions (minimum Bayes risk) sets the
+tone and length; its reusable sentences are kept and the draft adds the
+learner's own words only as far as that length allows.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from huddle_ai.records import Level
+from huddle_ai.suggest.assessment import PointScore, content_words
+from huddle_ai.suggest.context import FeedbackContext, LabelledSolution
+from huddle_ai.suggest.generators.judgement import CriterionJudgement, Judgement
+from huddle_ai.suggest.privacy import Redactor, without_instructions
+from huddle_ai.suggest.provenance import Sources, allowed_sources, huddle_sources, untraceable
+from huddle_ai.suggest.suggestion import CriterionAssessment, Suggestion, SuggestionBody
+
+__all__ = ["compose", "quote", "sentences"]
+
+Embed = Callable[[Sequence[str]], NDArray[np.float32]]
+
+COVERED = 0.6
+_MBR_POOL = 40  # candidates (and references) of the minimum-Bayes-risk choice
+PARTLY = 0.42
+# a reused sentence whose meaning is this much closer (cosine) to the solution it was
+# written for than to this one is about that solution ("What did those three weeks
+# cost them?"): measured on the open-ended suite's feedback, sentences above 0.1 were
+# nearly all about their own solution's situation, generic remarks lay below it
+ABOUT_OTHER = 0.1
+_SENTENCE = re.compile(r"(?<![Ee]\.g\.)(?<![Ii]\.e\.)(?<=[.!?])\s+(?=[A-Z'\"\u2018\u201c(\[])")
+_GREETING = re.compile(r"^\s*(?:hi|hello|hey|dear)\b[^,.!]{0,30}[,.!]\s*", re.IGNORECASE)
+_TOKEN = re.compile(r"\w+")
+# words that ask for a change: a remark with them is advice, not praise
+_GAP_WORDS = frozenset(
+    "add missing miss not no but however instead try could should would consider next "  # noqa: SIM905
+    "more lacks need needs yet only without".split()
+)
+_VERDICTS = {
+    "check": {
+        Level.MET: "Correct.",
+        Level.PARTIAL: "Partially correct.",
+        Level.NOT_MET: "Incorrect.",
+    },
+    "challenge": {
+        Level.MET: "This does what the challenge asks.",
+        Level.PARTIAL: "Partly there.",
+        Level.NOT_MET: "Not there yet.",
+    },
+}
+# openings that read as a verdict of one level (checked in this order)
+_VERDICT_WORDS: dict[Level, tuple[str, ...]] = {
+    Level.PARTIAL: ("partially", "partly", "partial", "almost", "nearly", "mostly"),
+    Level.NOT_MET: ("incorrect", "not correct", "not quite", "not yet", "wrong", "no "),
+    Level.MET: ("correct", "right", "excellent", "great", "well done", "perfect", "yes"),
+}
+# the generator's own fixed wording: permitted words by construction
+_TEMPLATE = (
+    "Correct Partially correct Incorrect This does what the challenge asks Partly there Not "
+    "there yet What works Still to do Add For your answer covers closest passage no passage yet "
+    "shows This week revise so that it then compare with the criterion share with a peer and ask "
+    "them where it would not hold How could you show in your own work Next time also A good "
+    "start Stretch"
+)
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.split(_GREETING.sub("", text.strip())) if s.strip()]
+
+
+def quote(passage: str, words: int = 18) -> str:
+    """A verbatim quote of ``passage``: whole, or its first words and "…"."""
+    parts = passage.strip().split()
+    if len(parts) <= words:
+        body = passage.strip().rstrip(".,;:")
+    else:
+        body = " ".join(parts[:words]).rstrip(".,;:") + " \u2026"
+    return f"\u201c{body}\u201d"
+
+
+def _lower_first(text: str) -> str:
+    text = text.strip().rstrip(".")
+    if len(text) > 1 and text[0].isupper() and not text[1].isupper():
+        return text[0].lower() + text[1:]
+    return text
+
+
+def _grams(text: str) -> Counter[str]:
+    toks = _TOKEN.findall(text.lower())
+    return Counter(toks + [f"{a} {b}" for a, b in itertools.pairwise(toks)])
+
+
+def _overlap(a: Counter[str], b: Counter[str]) -> float:
+    common = sum((a & b).values())
+    if not common:
+        return 0.0
+    p, r = common / sum(a.values()), common / sum(b.values())
+    return 2 * p * r / (p + r)
+
+
+class _Style:
+    """Past feedback at the predicted level, and how long such feedback runs."""
+
+    def __init__(
+        self, context: FeedbackContext, level: Level, solution_vec: NDArray[np.float32] | None
+    ) -> None:
+        own = [h for h in context.history if h.feedback]
+        pool = own or [h for o in context.org_history for h in o.history if h.feedback]
+        same = [h for h in pool if h.assessment == level]
+        self.same_huddle = bool(own)
+        self.pool = same
+        lengths = [len((h.feedback or "").split()) for h in same] or [
+            len((h.feedback or "").split()) for h in pool
+        ]
+        self.words = int(np.median(lengths)) if lengths else 0
+        self._vec = solution_vec
+
+    def weights(self) -> list[float]:
+        vec = self._vec
+        sims = []
+        for h in self.pool:
+            if h.vector is not None and vec is not None and self.same_huddle:
+                sims.append(float(np.dot(np.asarray(h.vector), np.asarray(vec))))
+            else:
+                sims.append(0.0)
+        if not sims:
+            return []
+        top = max(sims)
+        return [math.exp((s - top) / 0.1) + 0.05 for s in sims]
+
+
+@dataclass(frozen=True)
+class _Reuse:
+    """What a sentence of past feedback must satisfy to be said again about this solution."""
+
+    sources: Sources  # permitted sources of specifics (provenance)
+    known: set[str]  # content words of this solution and of the huddle's own text
+    rubric: set[str]  # content words of the huddle's own text
+    mine: set[str]  # content words of this solution
+    redactor: Redactor
+    praise: bool  # whether remarks about rubric ideas read as praise (not on not-met work)
+    embed: Embed | None = None  # sentence vectors, for the "about the other work" check
+    vector: NDArray[np.float32] | None = None  # this solution's vector
+
+    def sentences(self, text: str, parent: LabelledSolution) -> list[str]:
+        """Sentences of ``text`` (written about ``parent``) that hold for this solution.
+
+        A sentence is kept only if its specifics pass the provenance rule, it names
+        nobody, and it is not about the other solution: none of its content words
+        come from the solution it was written for unless this solution or the
+        huddle's own text uses them too, and its meaning is not clearly closer to
+        that solution than to this one (``ABOUT_OTHER`` in cosine similarity). A
+        remark that names rubric ideas without asking for anything (praise) is kept
+        only if this solution uses most of them.
+        """
+        other = content_words(parent.text) - self.known
+        candidates = []
+        for sent in sentences(without_instructions(text)):
+            words = content_words(sent)
+            if untraceable(sent, self.sources) or words & other:
+                continue
+            candidates.append((sent, words))
+        closer = self._closer_to(parent, [sent for sent, _ in candidates])
+        kept = []
+        for (sent, words), about_other in zip(candidates, closer, strict=True):
+            if about_other:
+                continue  # advice about the other work's own situation
+            terms = words & self.rubric
+            asks = bool(set(_TOKEN.findall(sent.lower())) & _GAP_WORDS) or sent.endswith("?")
+            if self.praise and terms and not asks and len(terms & self.mine) < 0.5 * len(terms):
+                continue  # praise of what this solution does not show
+            if self.redactor.redact(sent)[1]:
+                continue  # it names a person or contact detail: never carried over
+            kept.append(sent)
+        return kept
+
+    def _closer_to(self, parent: LabelledSolution, texts: list[str]) -> list[bool]:
+        """Per text, whether it is clearly more about ``parent`` than about this solution."""
+        if self.embed is None or self.vector is None or not texts:
+            return [False] * len(texts)
+        if parent.vector is not None and len(parent.vector) == len(self.vector):
+            pvec = np.asarray(parent.vector, np.float32)
+        else:
+            pvec = self.embed([parent.text])[0]
+        vecs = self.embed(texts)
+        return [bool(d > ABOUT_OTHER) for d in vecs @ pvec - vecs @ self.vector]
+
+
+def _choose_style(style: _Style, reuse: _Reuse) -> list[str]:
+    """The reusable sentences of the past feedback that best represents what this level
+    gets (minimum Bayes risk over the feedback of the most similar solutions)."""
+    if not style.pool:
+        return []
+    # the feedback of the most similar solutions carries nearly all the weight
+    w_all = style.weights()
+    order = sorted(range(len(style.pool)), key=lambda i: -w_all[i])[:_MBR_POOL]
+    pool = [style.pool[i] for i in order]
+    w = [w_all[i] for i in order]
+    grams = [_grams(h.feedback or "") for h in pool]
+    utilities = [
+        sum(
+            wj * _overlap(grams[i], gj)
+            for j, (wj, gj) in enumerate(zip(w, grams, strict=True))
+            if j != i
+        )
+        / max(sum(wj for j, wj in enumerate(w) if j != i), 1e-9)
+        for i in range(len(pool))
+    ]
+    best_score, best = 0.0, []
+    for i in sorted(range(len(pool)), key=lambda i: -utilities[i]):
+        if utilities[i] <= best_score:
+            break  # at most all of it is kept: no later candidate can win
+        kept = reuse.sentences(pool[i].feedback or "", pool[i])
+        total = len((pool[i].feedback or "").split()) or 1
+        score = utilities[i] * sum(len(s.split()) for s in kept) / total
+        if kept and score > best_score:
+            best_score, best = score, kept
+    return best
+
+
+def _passages(judgement: Judgement, redactor: Redactor) -> dict[str, PointScore]:
+    """The best covered passage per criterion, no passage used for two criteria."""
+    used: set[str] = set()
+    out: dict[str, PointScore] = {}
+    ranked = sorted(
+        ((cj, p) for cj in judgement.criteria for p in cj.points if p.evidence),
+        key=lambda x: -x[1].score,
+    )
+    fits: dict[str, float] = {}
+    for _, p in ranked:
+        fits[p.evidence or ""] = max(fits.get(p.evidence or "", 0.0), p.score)
+    for cj, p in ranked:
+        cid = cj.criterion.id
+        ev = p.evidence or ""
+        if p.score < fits[ev] - 0.05:
+            continue  # the passage is evidence for another criterion
+        overlaps = any(ev in u or u in ev for u in used)
+        if cid in out or overlaps or redactor.redact(ev)[1] or len(ev.split()) < 5:
+            continue
+        if p.score >= PARTLY or cj.level == Level.MET:
+            out[cid] = p
+            used.add(ev)
+    return out
+
+
+def _gaps(judgement: Judgement) -> list[tuple[CriterionJudgement, PointScore]]:
+    """Checklist points not (fully) covered, worst criteria and weakest points first."""
+    out = []
+    for cj in judgement.criteria:
+        if cj.level == Level.MET:
+            continue  # a criterion judged met is never "still missing" something
+        keep = {Level.PARTIAL: 1, Level.NOT_MET: 2}[cj.level] + int(cj.required)
+        weak = sorted((p for p in cj.points if p.score < COVERED), key=lambda p: p.score)
+        if not weak and cj.points:
+            weak = [min(cj.points, key=lambda p: p.score)]
+        out += [(cj, p) for p in weak[:keep]]
+    return sorted(out, key=lambda x: (x[0].level.score, x[1].score, x[1].point))
+
+
+def _verb_first(point: str) -> bool:
+    """Whether a checklist point opens with a verb in the third person ("States ...")."""
+    first = point.split()[0].lower() if point.split() else ""
+    return first.endswith("s") and not first.endswith("ss") and len(first) > 3
+
+
+def _covers(point: str) -> str:
+    return _lower_first(point) if _verb_first(point) else f"covers {_lower_first(point)}"
+
+
+def _verdict_clash(text: str, level: Level) -> bool:
+    """Whether a reused opening reads as another level's verdict ("Correct ..." on partial)."""
+    head = " ".join(_TOKEN.findall(text.lower())[:2])
+    said = next((lv for lv, words in _VERDICT_WORDS.items() if head.startswith(words)), None)
+    return said is not None and said != level
+
+
+def _ask(cj: CriterionJudgement, points: list[str]) -> str:
+    """What to add, in the criterion's (or the answer key's) own words."""
+    if cj.required:
+        return (
+            f"Still missing for {cj.criterion.name}: {'; '.join(_lower_first(p) for p in points)}."
+        )
+    point = points[0]
+    if _verb_first(point):
+        return f"{cj.criterion.name}: make sure your work {_lower_first(point)}."
+    return f"{cj.criterion.name}: add {_lower_first(point)}."
+
+
+def _by_criterion(
+    gaps: list[tuple[CriterionJudgement, PointScore]],
+) -> list[tuple[CriterionJudgement, list[str]]]:
+    out: dict[str, tuple[CriterionJudgement, list[str]]] = {}
+    for cj, p in gaps:
+        out.setdefault(cj.criterion.id, (cj, []))[1].append(p.point)
+    return list(out.values())
+
+
+def compose(
+    context: FeedbackContext, judgement: Judgement, embed: Embed | None = None
+) -> SuggestionBody:
+    """The draft's words for ``judgement``; ``embed`` (sentence vectors) lets reused
+    feedback be checked for being about another solution (skipped without it)."""
+    huddle = context.huddle
+    solution = without_instructions(context.solution_text)
+    redactor = Redactor(names=context.other_names, keep=context.learner_name)
+    generic = _generic_words(context)
+    sources = allowed_sources(huddle, solution, generic).add(_TEMPLATE)
+    level = judgement.assessment
+    style = _Style(context, level, judgement.vector)
+    rubric_words = content_words("\n".join(huddle_sources(huddle)))
+    mine = content_words(solution)
+    reuse = _Reuse(
+        sources=sources,
+        known=mine | rubric_words,
+        rubric=rubric_words,
+        mine=mine,
+        redactor=redactor,
+        # on work that is not there yet, remarks about rubric ideas are corrections
+        praise=level != Level.NOT_MET,
+        embed=embed,
+        vector=judgement.vector,
+    )
+    reused = _choose_style(style, reuse)
+    verdicts = _VERDICTS["check" if huddle.knowledge_check else "challenge"]
+    passages = _passages(judgement, redactor)
+    gaps = _gaps(judgement)
+
+    # -- text: the organization's own way of saying it, then the learner's words
+    lines: list[str] = list(reused) if reused else [verdicts[level]]
+    if reused and _verdict_clash(reused[0], level):
+        lines.insert(0, verdicts[level])  # the level's own verdict first, never a contrary one
+    # the organization's usual length at this level, whether or not a remark was reusable
+    known_style = style.words > 0
+    budget = max(style.words, len(" ".join(lines).split())) if known_style else 45
+    terse = known_style and style.words <= 6
+    own: list[str] = []
+    for cj in sorted(judgement.criteria, key=lambda c: -c.level.score):
+        p = passages.get(cj.criterion.id)
+        if p is not None and cj.level != Level.NOT_MET:
+            own.append(f"For {cj.criterion.name}, {quote(p.evidence or '', 16)} works well.")
+    if level != Level.MET:
+        own += [_ask(cj, points) for cj, points in _by_criterion(gaps)]
+        if level == Level.NOT_MET:
+            own = own[::-1]  # what is missing matters more than what works
+    stretch: Suggestion | None = None
+    weakest = min(
+        ((cj, p) for cj in judgement.criteria for p in cj.points),
+        key=lambda x: x[1].score,
+        default=None,
+    )
+    if weakest is not None:
+        cj, p = weakest
+        said = f"One stretch for {cj.criterion.name}: {_lower_first(p.point)}."
+        stretch = Suggestion(text=said, criterion_id=cj.criterion.id)
+        if level == Level.MET:
+            own.append(said)
+    if not terse:
+        for i, sent in enumerate(own):
+            # the learner's own words come first, as far as the organization's length allows
+            if (i == 0 and not known_style) or len(" ".join(lines).split()) + len(
+                sent.split()
+            ) <= budget:
+                lines.append(sent)
+
+    # -- strengths: verbatim evidence of covered criteria
+    strengths = []
+    for cj in judgement.criteria:
+        p = passages.get(cj.criterion.id)
+        if p is not None and cj.level != Level.NOT_MET:
+            strengths.append(f"{cj.criterion.name}: {quote(p.evidence or '')}.")
+
+    # -- suggestions: one per criterion with gaps, in the criterion's own words
+    suggestions = [
+        Suggestion(text=_ask(cj, points), criterion_id=cj.criterion.id)
+        for cj, points in _by_criterion(gaps)[:3]
+    ]
+    if not suggestions and stretch is not None:
+        suggestions = [stretch]  # work without gaps still gets one thing to try
+
+    # -- questions: reusable questions of past feedback, else one per gap
+    questions = [s for s in reused if s.endswith("?")][:2]
+    for _, p in gaps:
+        if len(questions) >= 2:
+            break
+        questions.append(f"How could you show {_lower_first(p.point)} in your own work?")
+
+    # -- next step: in the learner's own context, agreeing with the level
+    if gaps and level != Level.MET:
+        cj, p = gaps[0]
+        where = passages.get(cj.criterion.id) or next(iter(passages.values()), None)
+        target = f"revise {quote(where.evidence or '', 10)}" if where else "revise your answer"
+        next_step = f"This week, {target} so that it {_covers(p.point)}."
+    elif passages:
+        p = next(iter(passages.values()))
+        next_step = (
+            f"This week, share {quote(p.evidence or '', 10)} with a peer and ask them "
+            "where it would not hold."
+        )
+    else:
+        next_step = "This week, share your answer with a peer and ask them where it would not hold."
+
+    rubric = []
+    for cj in judgement.criteria:
+        p = passages.get(cj.criterion.id)
+        if p is not None and cj.level != Level.NOT_MET:
+            evidence = f"{quote(p.evidence or '')} covers {_lower_first(p.point)}"
+        else:
+            low = min(cj.points, key=lambda q: q.score, default=None)
+            if cj.level != Level.NOT_MET:
+                evidence = f"judged {cj.level.value.replace('_', ' ')} from the whole answer"
+            elif low is not None:
+                evidence = f"no passage yet shows {_lower_first(low.point)}"
+            else:
+                evidence = "no checklist to compare"
+        rubric.append(
+            CriterionAssessment(criterion_id=cj.criterion.id, level=cj.level, evidence=evidence)
+        )
+
+    def clean(items: list[str]) -> list[str]:
+        # the provenance rule, checked once more on everything written
+        return [redactor.redact(s)[0] for s in items if s and not untraceable(s, sources)]
+
+    text = " ".join(clean(lines)) or verdicts[level]
+    present = context.item_ids()
+    cited = ["goal"] + [f"criterion:{cj.criterion.id}" for cj in judgement.criteria]
+    citations = [c for i, c in enumerate(cited) if c in present and c not in cited[:i]]
+    return SuggestionBody(
+        text=text,
+        strengths=clean(strengths),
+        suggestions=[
+            Suggestion(text=redactor.redact(s.text)[0], criterion_id=s.criterion_id)
+            for s in suggestions
+            if not untraceable(s.text, sources)
+        ],
+        questions=clean(questions),
+        next_step=(clean([next_step]) or ["This week, share your answer with a peer."])[0],
+        rubric=rubric,
+        assessment=level,
+        citations=citations,
+    )
+
+
+def _generic_words(context: FeedbackContext) -> set[str]:
+    """Words the organization's feedback uses across three or more huddles: style, not content."""
+    per_huddle: dict[str, set[str]] = {}
+    groups = [(context.huddle.id, context.history)] + [
+        (o.huddle.id, o.history) for o in context.org_history
+    ]
+    for hid, hist in groups:
+        words: set[str] = set()
+        for h in hist:
+            words |= {w for w in _TOKEN.findall((h.feedback or "").lower()) if len(w) > 3}
+        per_huddle[hid] = words
+    counts: Counter[str] = Counter(w for ws in per_huddle.values() for w in ws)
+    return {w for w, n in counts.items() if n >= 3}
