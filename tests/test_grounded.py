@@ -23,7 +23,13 @@ from huddle_ai.records import (
     Level,
     Solution,
 )
-from huddle_ai.suggest.assessment import content_words, fit_thresholds, key_points
+from huddle_ai.suggest.assessment import (
+    content_words,
+    fit_thresholds,
+    key_points,
+    section_owners,
+    split_units,
+)
 from huddle_ai.suggest.calibration import LEVELS, fit_huddle, top_level
 from huddle_ai.suggest.context import LabelledSolution, build_context, label_of
 from huddle_ai.suggest.generators.grounded import GroundedGenerator
@@ -390,6 +396,40 @@ def test_demo_suggestions_cite_context_and_are_deterministic(demo_hai: HuddleAI)
                 assert c.illustration[:25] not in written
 
 
+def test_a_passage_under_a_rubric_heading_is_evidence_for_that_criterion_only() -> None:
+    names = ["Question and data", "Method", "Finding", "Limitations and next step"]
+    text = (
+        "Question: why did sign-ups fall in May? Method: weekly sign-ups by channel, "
+        "split by region. Limitation: one month of data. Note: draft. Sign-ups fell 8%."
+    )
+    units = split_units(text)
+    owners = dict(zip(units, section_owners(units, names), strict=True))
+    assert owners["Question: why did sign-ups fall in May?"] == {0}
+    assert owners["Method: weekly sign-ups by channel, split by region"] == {1}
+    assert owners["split by region"] == {1}  # a clause keeps its sentence's heading
+    assert owners["Limitation: one month of data"] == {3}
+    assert owners["Note: draft"] is None  # a heading that names no criterion
+    assert owners["Sign-ups fell 8%"] is None
+
+
+def test_demo_evidence_follows_the_learners_own_headings(demo_hai: HuddleAI) -> None:
+    """The demo's showcase solution is written under the rubric's headings: each
+    criterion's evidence comes from its own section (it once quoted the Method
+    sentence as evidence for "Question and data" and none for Method)."""
+    sol = next(s for s in demo_hai.store.all(DEMO_ORG, "solution") if s.id == "s-brief-01")
+    ctx = build_context(demo_hai.store, demo_hai.embedder, DEMO_ORG, solution_id=sol.id)
+    out = GroundedGenerator(demo_hai.embedder).generate(ctx)
+    evidence = {r.criterion_id: r.evidence for r in out.rubric}
+    heads = {
+        "c-brief-question-data": ("\u201cQuestion:", "\u201cData:"),
+        "c-brief-method": ("\u201cMethod:",),
+        "c-brief-finding": ("\u201cFinding:",),
+        "c-brief-limitation": ("\u201cLimitation:", "\u201cNext:"),
+    }
+    for cid, starts in heads.items():
+        assert evidence[cid].startswith(starts), (cid, evidence[cid])
+
+
 def test_key_points_and_threshold_fit() -> None:
     points = key_points(REF)
     assert points[0] == "Half of the Moon is always lit by the Sun"
@@ -532,3 +572,45 @@ def test_reused_advice_about_another_solutions_situation_is_left_out(
     assert without == sentences(feedback)  # the word rules alone keep both
     kept = _Reuse(**kwargs, embed=real_embedder.embed, vector=vec).sentences(feedback, parent)  # type: ignore[arg-type]
     assert kept == ["Say how you will check that it worked."]
+
+
+def test_reused_sentences_that_lean_on_another_context_are_left_out() -> None:
+    """A remark that leans on the sentence before it, or on a person this learner never
+    mentions, does not stand alone in another learner's draft."""
+    from huddle_ai.suggest.generators.writing import _Reuse
+    from huddle_ai.suggest.privacy import Redactor
+
+    this = "Stand-ups run long. I will cap them at ten minutes with a timer and ask the team in a month."
+    parent = LabelledSolution(
+        id="p", text="The miller delivers our flour once a week.", assessment=Level.PARTIAL
+    )
+    kwargs = dict(
+        sources=allowed_sources(WAREHOUSE, this),
+        known=content_words(this),
+        rubric=set(),
+        mine=content_words(this),
+        redactor=Redactor(),
+        praise=True,
+        solution=this,
+    )
+    reuse = _Reuse(**kwargs)  # type: ignore[arg-type]
+    # the first sentence is about the other work, so "Then …" has nothing to follow
+    fb = "Could the miller deliver twice a week? Then ask the team how the timer felt."
+    assert reuse.sentences(fb, parent) == []
+    # after a sentence that is said, it follows on
+    fb = "Say how you will check that it worked. Then ask the team how the timer felt."
+    assert reuse.sentences(fb, parent) == [
+        "Say how you will check that it worked.",
+        "Then ask the team how the timer felt.",
+    ]
+    # "her" names someone in the other learner's story, not in this one
+    assert reuse.sentences("Ask her how the timer felt.", parent) == []
+    assert reuse.sentences("It is a clear plan. Ask the team in a month.", parent) == [
+        "It is a clear plan.",
+        "Ask the team in a month.",
+    ]
+    mentions = this + " My manager said she would time it."
+    with_her = _Reuse(**{**kwargs, "solution": mentions})  # type: ignore[arg-type]
+    assert with_her.sentences("Ask her how the timer felt.", parent) == [
+        "Ask her how the timer felt."
+    ]

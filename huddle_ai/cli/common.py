@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -42,8 +43,6 @@ TARGET_OPTIONS = {
     "k": "--limit",
 }
 
-_engines: dict[str, HuddleAI] = {}
-
 
 def settings(data_dir: Path | None = None) -> Settings:
     """Settings from the environment, with command-line overrides."""
@@ -54,13 +53,22 @@ def settings(data_dir: Path | None = None) -> Settings:
 
 
 def engine(data_dir: Path | None = None, base: Settings | None = None) -> HuddleAI:
-    """One HuddleAI per process and configuration: the model loads once."""
+    """One HuddleAI per command invocation and configuration: the model loads once.
+
+    The engines live in the root click context of the running command (no process
+    global), so a test or a program that invokes several commands in one process
+    gets fresh engines per invocation.
+    """
     conf = base if base is not None else settings(data_dir)
     key = conf.model_dump_json()
-    if key not in _engines:
+    ctx = click.get_current_context(silent=True)
+    engines: dict[str, HuddleAI] = (
+        ctx.find_root().meta.setdefault("huddle_ai.engines", {}) if ctx is not None else {}
+    )
+    if key not in engines:
         check_data_dir(conf.data_dir)
-        _engines[key] = HuddleAI(conf)
-    return _engines[key]
+        engines[key] = HuddleAI(conf)
+    return engines[key]
 
 
 def check_data_dir(path: Path) -> None:

@@ -32,6 +32,7 @@ __all__ = [
     "key_points",
     "level_for",
     "point_scores",
+    "section_owners",
     "split_units",
     "stem",
 ]
@@ -66,6 +67,38 @@ def split_units(text: str) -> list[str]:
             units.extend(c for c in clauses if len(content_words(c)) >= 2)
     seen: set[str] = set()
     return [u for u in units if not (u in seen or seen.add(u))]  # type: ignore[func-returns-value]
+
+
+_HEADING = re.compile(r"^\s*([A-Za-z][\w&/ '-]{0,40}?)\s*:\s+\S")
+
+
+def section_owners(units: Sequence[str], names: Sequence[str]) -> list[set[int] | None]:
+    """Per unit, the criteria (indices into ``names``) its section heading names, or None.
+
+    Learners often write under the rubric's own headings ("Method: …", "Limitation:
+    …"). A unit under a heading whose words are those of one or more criterion names
+    belongs to those criteria: it is no evidence for the others. A clause inherits the
+    heading of the sentence it was cut from; a unit with no heading, or a heading that
+    names no criterion, belongs to every criterion (None).
+    """
+    name_words = [content_words(n) for n in names]
+    heading: dict[str, set[int] | None] = {}
+    for u in units:
+        m = _HEADING.match(u)
+        if m is None:
+            continue
+        words = content_words(m.group(1))
+        owners = {i for i, nw in enumerate(name_words) if words & nw}
+        if words and owners:
+            heading[u] = owners
+    out: list[set[int] | None] = []
+    for u in units:
+        own = heading.get(u)
+        if own is None:
+            # a clause of a headed sentence (split_units lists sentences before clauses)
+            own = next((o for s, o in heading.items() if u in s and u != s), None)
+        out.append(own)
+    return out
 
 
 def key_points(text: str) -> list[str]:

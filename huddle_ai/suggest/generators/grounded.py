@@ -37,6 +37,7 @@ from huddle_ai.suggest.assessment import (
     content_words,
     key_points,
     point_scores,
+    section_owners,
     split_units,
 )
 from huddle_ai.suggest.calibration import (
@@ -221,9 +222,16 @@ class GroundedGenerator(Generator):
         uvec = np.vstack([self._vectors[u] for u in units])
         words = content_words(text)
         points, covs = [], []
-        for ps, _ in lists:
+        owners = section_owners(units, [c.name for c in huddle.rubric])
+        for ci, (ps, _) in enumerate(lists):
             pvec = np.vstack([self._vectors[p] for p in ps]) if ps else np.zeros((0, uvec.shape[1]))
-            scored = point_scores(ps, pvec.astype(np.float32), units, uvec, words)
+            # a passage under another criterion's heading is no evidence for this one
+            mine = [j for j, o in enumerate(owners) if o is None or ci in o] or list(
+                range(len(units))
+            )
+            scored = point_scores(
+                ps, pvec.astype(np.float32), [units[j] for j in mine], uvec[mine], words
+            )
             points.append(scored)
             covs.append(float(np.mean([p.score for p in scored])) if scored else 0.0)
         return points, covs, [req for _, req in lists]

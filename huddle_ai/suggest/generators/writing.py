@@ -60,6 +60,16 @@ _GAP_WORDS = frozenset(
     "add missing miss not no but however instead try could should would consider next "  # noqa: SIM905
     "more lacks need needs yet only without".split()
 )
+# a sentence opening with one of these leans on the sentence before it: reused alone it
+# points at something this draft never said
+_LEANS_BACK = frozenset(
+    "then also and but so that these those it its otherwise instead besides plus".split()  # noqa: SIM905
+)
+# third persons: a reused remark about "her" needs a her in this learner's own work
+_PERSONS = (
+    frozenset(("she", "her", "hers", "herself")),
+    frozenset(("he", "him", "his", "himself")),
+)
 _VERDICTS = {
     "check": {
         Level.MET: "Correct.",
@@ -84,7 +94,7 @@ _TEMPLATE = (
     "there yet What works Still to do Add For your answer covers closest passage no passage yet "
     "shows This week revise so that it then compare with the criterion share with a peer and ask "
     "them where it would not hold How could you show in your own work Next time also A good "
-    "start Stretch"
+    "start Stretch One stretch make sure shows"
 )
 
 
@@ -165,6 +175,7 @@ class _Reuse:
     praise: bool  # whether remarks about rubric ideas read as praise (not on not-met work)
     embed: Embed | None = None  # sentence vectors, for the "about the other work" check
     vector: NDArray[np.float32] | None = None  # this solution's vector
+    solution: str = ""  # this solution's text (the people it mentions)
 
     def sentences(self, text: str, parent: LabelledSolution) -> list[str]:
         """Sentences of ``text`` (written about ``parent``) that hold for this solution.
@@ -175,27 +186,41 @@ class _Reuse:
         huddle's own text uses them too, and its meaning is not clearly closer to
         that solution than to this one (``ABOUT_OTHER`` in cosine similarity). A
         remark that names rubric ideas without asking for anything (praise) is kept
-        only if this solution uses most of them.
+        only if this solution uses most of them. A sentence that leans on the one
+        before it ("Then ask …", "That shift …") is kept only after that one, and a
+        remark about "her" or "him" only where this solution mentions such a person.
         """
         other = content_words(parent.text) - self.known
-        candidates = []
-        for sent in sentences(without_instructions(text)):
+        said = sentences(without_instructions(text))
+        candidates: list[tuple[int, str, set[str]]] = []
+        for n, sent in enumerate(said):
             words = content_words(sent)
             if untraceable(sent, self.sources) or words & other:
                 continue
-            candidates.append((sent, words))
-        closer = self._closer_to(parent, [sent for sent, _ in candidates])
-        kept = []
-        for (sent, words), about_other in zip(candidates, closer, strict=True):
+            candidates.append((n, sent, words))
+        closer = self._closer_to(parent, [sent for _, sent, _ in candidates])
+        mine_tokens = set(_TOKEN.findall(self.solution.lower()))
+        kept: list[str] = []
+        kept_at: set[int] = set()
+        for (n, sent, words), about_other in zip(candidates, closer, strict=True):
             if about_other:
                 continue  # advice about the other work's own situation
+            tokens = _TOKEN.findall(sent.lower())
+            # ("It …" opening a remark is about the work itself)
+            first = tokens[0] if tokens else ""
+            leans = first in _LEANS_BACK and not (n == 0 and first in ("it", "its"))
+            if leans and n - 1 not in kept_at:
+                continue  # "Then ask …", "That shift …": it leans on a sentence not said here
+            if any(set(tokens) & fam and not mine_tokens & fam for fam in _PERSONS):
+                continue  # "ask her …": a person this learner's work never mentions
             terms = words & self.rubric
-            asks = bool(set(_TOKEN.findall(sent.lower())) & _GAP_WORDS) or sent.endswith("?")
+            asks = bool(set(tokens) & _GAP_WORDS) or sent.endswith("?")
             if self.praise and terms and not asks and len(terms & self.mine) < 0.5 * len(terms):
                 continue  # praise of what this solution does not show
             if self.redactor.redact(sent)[1]:
                 continue  # it names a person or contact detail: never carried over
             kept.append(sent)
+            kept_at.add(n)
         return kept
 
     def _closer_to(self, parent: LabelledSolution, texts: list[str]) -> list[bool]:
@@ -310,6 +335,13 @@ def _ask(cj: CriterionJudgement, points: list[str]) -> str:
     return f"{cj.criterion.name}: add {_lower_first(point)}."
 
 
+def _stretch(cj: CriterionJudgement, point: str) -> str:
+    """One thing to push further on met work, in the criterion's own words."""
+    if _verb_first(point):
+        return f"One stretch for {cj.criterion.name}: make sure your work {_lower_first(point)}."
+    return f"One stretch for {cj.criterion.name}: make sure your work shows {_lower_first(point)}."
+
+
 def _by_criterion(
     gaps: list[tuple[CriterionJudgement, PointScore]],
 ) -> list[tuple[CriterionJudgement, list[str]]]:
@@ -343,6 +375,7 @@ def compose(
         praise=level != Level.NOT_MET,
         embed=embed,
         vector=judgement.vector,
+        solution=solution,
     )
     reused = _choose_style(style, reuse)
     verdicts = _VERDICTS["check" if huddle.knowledge_check else "challenge"]
@@ -374,10 +407,10 @@ def compose(
     )
     if weakest is not None:
         cj, p = weakest
-        said = f"One stretch for {cj.criterion.name}: {_lower_first(p.point)}."
+        said = _stretch(cj, p.point)
         stretch = Suggestion(text=said, criterion_id=cj.criterion.id)
-        if level == Level.MET:
-            own.append(said)
+        if level == Level.MET and p.score < PARTLY:
+            own.append(said)  # said to the learner only where the work does not show it yet
     if not terse:
         for i, sent in enumerate(own):
             # the learner's own words come first, as far as the organization's length allows
