@@ -277,7 +277,7 @@ class Feedback(_Record):
     helpfulness: float | None = Field(default=None, ge=0.0, le=1.0)
     rubric: dict[str, Level] | None = None
     assessment: Level | None = None
-    created_at: datetime | None = None
+    created_at: datetime | None = Field(None, description="When it was given; optional.")
 
     _created_at_aware = field_validator("created_at", mode="wrap")(_aware)
 
