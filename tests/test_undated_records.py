@@ -312,3 +312,40 @@ def test_context_history_ranks_undated_solutions_after_dated_ones(
     assert history(10) == ["s-d1", "s-d2", "s-u1", "s-u2"]
     assert history(2) == ["s-d1", "s-d2"]  # the undated give way first
     assert history(3) == ["s-d1", "s-d2", "s-u2"]  # among them, the last stored stays
+
+
+def test_an_eval_suite_without_times_scores_as_the_dated_one(
+    fake_hai: HuddleAI, tmp_path: Path
+) -> None:
+    from huddle_ai.evals import Variant, load_suite, run_suite
+    from huddle_ai.evals.baselines import AlwaysMajority, NearestCopy
+    from tests.test_eval_loho import write_suite
+
+    (tmp_path / "dated").mkdir()
+    dated = write_suite(tmp_path / "dated")
+    (tmp_path / "undated").mkdir()
+    undated = write_suite(tmp_path / "undated", org="eval-undated-tiny")
+    data = undated.parent / "data.jsonl"
+    lines = [json.loads(line) for line in data.read_text().splitlines()]
+    assert sum("created_at" in r for r in lines) == 8
+    for r in lines:
+        r.pop("created_at", None)
+    data.write_text("".join(json.dumps(r) + "\n" for r in lines))
+
+    def outputs(path: Path, loho: bool) -> dict[str, list[object]]:
+        gens = {"always_majority": AlwaysMajority(), "nn_copy": NearestCopy()}
+        result = run_suite(
+            load_suite(path),
+            fake_hai,
+            lambda v: gens[v.generator],
+            variants=[Variant(g) for g in gens],
+            leave_one_huddle_out=loho,
+        )
+        return {
+            c["id"]: [c["outputs"][g][0]["assessment"] for g in sorted(gens)]
+            for c in result["cases"]
+        }
+
+    for loho in (False, True):
+        got = outputs(undated, loho)
+        assert len(got) == 9 and got == outputs(dated, loho)
