@@ -21,7 +21,7 @@ from huddle_ai.index.store import Store
 from huddle_ai.matching.affinity import F32, F64, I64
 from huddle_ai.records import AuthorRole, Feedback, Huddle, Learner, Solution, validate_org
 
-__all__ = ["History", "HistoryItem", "load_history"]
+__all__ = ["UNDATED_WEIGHT", "History", "HistoryItem", "load_history"]
 
 # Pseudo-count pulling a learner's per-criterion strength toward 0.5.
 _STRENGTH_PRIOR = 1.0
