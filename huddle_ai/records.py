@@ -256,7 +256,10 @@ class Solution(_Record):
     huddle_id: RecordId
     learner_id: RecordId
     text: NonEmpty
-    created_at: datetime
+    created_at: datetime | None = Field(
+        None,
+        description="When it was submitted; optional, for platforms that keep no time.",
+    )
 
     _created_at_aware = field_validator("created_at", mode="wrap")(_aware)
 
@@ -274,7 +277,7 @@ class Feedback(_Record):
     helpfulness: float | None = Field(default=None, ge=0.0, le=1.0)
     rubric: dict[str, Level] | None = None
     assessment: Level | None = None
-    created_at: datetime | None = None
+    created_at: datetime | None = Field(None, description="When it was given; optional.")
 
     _created_at_aware = field_validator("created_at", mode="wrap")(_aware)
 
@@ -297,6 +300,10 @@ RecordAdapter: TypeAdapter[AnyRecord] = TypeAdapter(Record)
 
 
 def content_hash(record: BaseModel) -> str:
-    """A stable hash of a record's full content (key order independent)."""
+    """A stable hash of a record's full content (key order independent).
+
+    An absent optional field hashes as ``null`` whatever the source format, so a
+    record without ``created_at`` hashes the same on every import and giving its
+    ``created_at`` later is a change."""
     payload = json.dumps(record.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]

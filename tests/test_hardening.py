@@ -237,6 +237,14 @@ def test_naive_created_at_is_422_naming_the_record(
     assert queued(conn) == 0
 
 
+def test_a_solution_without_created_at_is_accepted(api: tuple[str, int, redis.Redis]) -> None:
+    base, _, conn = api
+    undated = {k: v for k, v in SOLUTIONS[0].items() if k != "created_at"}
+    reply = post_records(base, [HUDDLE, *LEARNERS, undated, {**SOLUTIONS[1], "created_at": None}])
+    assert reply.status_code == 202, reply.text
+    assert queued(conn) == 1
+
+
 def test_duplicate_conflicting_ids_in_one_body_are_422(api: tuple[str, int, redis.Redis]) -> None:
     base, _, conn = api
     reply = post_records(base, [HUDDLE, {**HUDDLE, "title": "Other"}])

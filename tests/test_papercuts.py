@@ -187,3 +187,38 @@ def test_shipped_data_raises_no_warning() -> None:
     parsed = read_file(demo_path())
     assert len(parsed.records) > 300
     assert warnings_for(parsed.records, lambda kind, ids: {}) == []
+
+
+# -- created_at where a platform has none ------------------------------------------
+
+
+@pytest.mark.usefixtures("fake_backend")
+def test_solutions_without_created_at_import_and_reimport_unchanged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.sample_data import HUDDLE, LEARNERS
+
+    assert (
+        run(["ingest", str(_lines(tmp_path / "base.jsonl", [HUDDLE, *LEARNERS])), "--org", "acme"])
+        == 0
+    )
+    undated = tmp_path / "undated.csv"  # no created_at column, as a platform without times writes
+    undated.write_text(
+        "id,huddle_id,learner_id,text\n"
+        "s-1,h-int,l-ana,Three interviews; two users stalled in the setup wizard.\n"
+        "s-2,h-int,l-bo,Two interviews about billing surprises.\n",
+        encoding="utf-8",
+    )
+    capsys.readouterr()
+    reports = []
+    for _ in range(2):
+        assert run(["ingest", str(undated), "--org", "acme", "--kind", "solution", "--json"]) == 0
+        reports.append(json.loads(capsys.readouterr().out))
+    assert (reports[0]["added"], reports[0]["rejected"]) == (2, 0)
+    assert (reports[1]["added"], reports[1]["updated"], reports[1]["unchanged"]) == (0, 0, 2)
+    assert run(["export", "--org", "acme"]) == 0
+    solutions = [
+        r for r in map(json.loads, capsys.readouterr().out.splitlines()) if r["kind"] == "solution"
+    ]
+    assert [s["id"] for s in solutions] == ["s-1", "s-2"]
+    assert all("created_at" not in s for s in solutions)

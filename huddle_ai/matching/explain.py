@@ -100,11 +100,12 @@ def _teams(history: History, a: int, b: int) -> str | None:
 
 
 def _novelty(history: History, a: int, b: int, value: float) -> str | None:
-    met = history.contacts.get((min(a, b), max(a, b)), 0)
+    pair = (min(a, b), max(a, b))
+    met = history.contacts.get(pair, 0)
     other = history.learners[b].display_name
     if met == 0:
         return f"has not worked with {other} before"
-    if value >= 0.6:
+    if value >= 0.6 and pair not in history.undated:  # an undated exchange may be recent
         return f"has not worked with {other} recently ({_plural(met, 'past exchange')}, long ago)"
     return None
 

@@ -21,10 +21,13 @@ from huddle_ai.index.store import Store
 from huddle_ai.matching.affinity import F32, F64, I64
 from huddle_ai.records import AuthorRole, Feedback, Huddle, Learner, Solution, validate_org
 
-__all__ = ["History", "HistoryItem", "load_history"]
+__all__ = ["UNDATED_WEIGHT", "History", "HistoryItem", "load_history"]
 
 # Pseudo-count pulling a learner's per-criterion strength toward 0.5.
 _STRENGTH_PRIOR = 1.0
+# The contact weight of an exchange with no time (neither its feedback nor its solution
+# has created_at): neither recent (1) nor old (toward 0), one half-life old.
+UNDATED_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class History:
     strength: F64  # learners x criteria
     contact: F64  # learners x learners
     contacts: dict[tuple[int, int], int] = field(default_factory=dict)
+    undated: set[tuple[int, int]] = field(default_factory=set)  # pairs with an undated exchange
 
     @property
     def learner_ids(self) -> list[str]:
@@ -160,7 +164,7 @@ def load_history(
         | {c for f in feedback if f.rubric for c in f.rubric}
     )
     strength = _strength(learners, index, solutions, feedback, criteria)
-    contact, contacts = _contact(
+    contact, contacts, undated = _contact(
         index, solutions, feedback, now, half_life_days, past_pairs, len(learners)
     )
     return History(
@@ -182,6 +186,7 @@ def load_history(
         strength=strength,
         contact=contact,
         contacts=contacts,
+        undated=undated,
     )
 
 
@@ -216,27 +221,41 @@ def _contact(
     half_life_days: float,
     past_pairs: Iterable[tuple[str, str]],
     n: int,
-) -> tuple[F64, dict[tuple[int, int], int]]:
-    """Recency-decayed contact per pair: feedback either way, plus given past pairings."""
-    events: list[tuple[int, int, datetime | None]] = []
+) -> tuple[F64, dict[tuple[int, int], int], set[tuple[int, int]]]:
+    """Recency-decayed contact per pair: feedback either way, plus given past pairings.
+
+    A feedback is dated by its ``created_at``, else its solution's. One with
+    neither is neither recent nor old: it counts as one half-life old (weight
+    0.5). A given past pairing counts as recent (weight 1). Returns the contact
+    matrix, the exchanges per pair and the pairs with an undated exchange."""
+    events: list[tuple[int, int, datetime | float]] = []  # a time, or a fixed weight
+    undated: set[tuple[int, int]] = set()
     for fb in feedback:
         sol = solutions.get(fb.solution_id)
         if sol is None or fb.author_id not in index or sol.learner_id not in index:
             continue
         a, b = index[fb.author_id], index[sol.learner_id]
         if a != b:
-            events.append((a, b, fb.created_at or sol.created_at))
+            when = fb.created_at or sol.created_at
+            if when is None:
+                undated.add((min(a, b), max(a, b)))
+            events.append((a, b, UNDATED_WEIGHT if when is None else when))
     for x, y in past_pairs:
         if x in index and y in index and x != y:
-            events.append((index[x], index[y], None))  # undated: counts as recent
-    stamps = [_aware(t) for _, _, t in events if t is not None]
+            events.append((index[x], index[y], 1.0))
+    stamps = [_aware(t) for _, _, t in events if isinstance(t, datetime)]
     ref = _aware(now) if now is not None else (max(stamps) if stamps else datetime.now(UTC))
     contact = np.zeros((n, n))
     counts: dict[tuple[int, int], int] = defaultdict(int)
     for a, b, ts in events:
-        age = 0.0 if ts is None else max((ref - _aware(ts)).total_seconds() / 86400.0, 0.0)
-        decay = 0.5 ** (age / half_life_days) if half_life_days > 0 else 1.0
+        if half_life_days <= 0:
+            decay = 1.0
+        elif isinstance(ts, datetime):
+            age = max((ref - _aware(ts)).total_seconds() / 86400.0, 0.0)
+            decay = 0.5 ** (age / half_life_days)
+        else:
+            decay = ts
         contact[a, b] += decay
         contact[b, a] += decay
         counts[(min(a, b), max(a, b))] += 1
-    return contact, dict(counts)
+    return contact, dict(counts), undated

@@ -13,6 +13,7 @@ it. A stored solution never sees itself or its own feedback, in either part.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -39,6 +40,8 @@ Meta = dict[str, str | float | int | None]
 # Facilitator feedback is the organization's most trusted signal.
 FACILITATOR_WEIGHT = 1.5
 _PROTECTED = ("goal", "criterion")
+# the sort key of a solution without created_at (it ranks after every dated one)
+_NO_TIME = datetime.min.replace(tzinfo=UTC)
 
 
 class ContextItem(BaseModel):
@@ -283,7 +286,10 @@ def _history(
     limit: int,
     memo: dict[str, object] | None = None,
 ) -> list[LabelledSolution]:
-    """The huddle's labelled past solutions: the most recent ``limit``, without ``exclude``."""
+    """The huddle's labelled past solutions: the most recent ``limit``, without ``exclude``.
+
+    Most recent by ``created_at``; solutions without one rank after the dated
+    ones, the last stored first (their age is unknown, so they give way first)."""
     key = f"history:{huddle_id}:{limit}"
     full = memo.get(key) if memo is not None else None
     if full is None:
@@ -300,10 +306,18 @@ def _recent_history(
 ) -> list[tuple[object, LabelledSolution]]:
     # Only the most recently stored `limit` solutions are read in full: a big
     # huddle holds thousands, and parsing them all dominated context building.
-    ids = store.ids(org, "solution", {"huddle_id": huddle_id})
-    found = store.get(org, "solution", ids[-limit:])
+    ids = store.ids(org, "solution", {"huddle_id": huddle_id})[-limit:]
+    found = store.get(org, "solution", ids)
+    stored = {sid: n for n, sid in enumerate(ids)}
+
+    def newest_first(s: Solution) -> tuple[bool, datetime, int, str]:
+        # dated newest first, then the undated ones, the last stored first
+        if s.created_at is None:
+            return (False, _NO_TIME, stored.get(s.id, -1), s.id)
+        return (True, s.created_at, 0, s.id)
+
     sols = [s for s in found.values() if isinstance(s, Solution)]
-    sols.sort(key=lambda s: (s.created_at, s.id), reverse=True)
+    sols.sort(key=newest_first, reverse=True)
     sols = sols[:limit]
     fb = feedback_for(store, org, [s.id for s in sols])
     labelled = []
@@ -315,7 +329,7 @@ def _recent_history(
     vectors = store.embeddings(org, "solution", [s.id for s, *_ in labelled])
     out: list[tuple[object, LabelledSolution]] = []
     for s, assessment, rubric, weight in sorted(
-        labelled, key=lambda x: (x[0].created_at, x[0].id), reverse=True
+        labelled, key=lambda x: newest_first(x[0]), reverse=True
     ):
         vec = vectors.get(s.id)
         first = _ranked(fb.get(s.id, []))[0]
