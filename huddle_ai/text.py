@@ -45,10 +45,17 @@ _SENT = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
 def stem(word: str) -> str:
-    """A light English stem (``teachers`` -> ``teacher``, ``replies`` -> ``reply``)."""
+    """A light English stem (``teachers`` -> ``teacher``, ``replies`` -> ``reply``).
+
+    A final silent "e" goes too, so a word and its inflections meet: ``schedule``,
+    ``scheduled``, ``scheduling`` and ``schedules`` are all ``schedul``.
+    """
     for suffix, keep in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
-            return word[: -len(suffix)] + keep
+            word = word[: -len(suffix)] + keep
+            break
+    if len(word) >= 4 and word.endswith("e") and not word.endswith("ee"):
+        return word[:-1]
     return word
 
 

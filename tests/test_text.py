@@ -23,6 +23,10 @@ def test_stems_and_content_words() -> None:
         "class",
     ]
     assert text.content_words("The teachers tested their replies") == {"teacher", "test", "reply"}
+    # a word and its inflections meet, also where the word ends in a silent "e"
+    forms = ("schedule", "scheduled", "scheduling", "schedules")
+    assert len({text.stem(w) for w in forms}) == 1
+    assert text.stem("make") == text.stem("making") != text.stem("mark")
     # a scorer also ignores vague fillers and short tokens
     assert scorer_text.content_words("Really good things, a lot of retries") == {"good", "retry"}
 
