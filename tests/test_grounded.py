@@ -591,7 +591,7 @@ def test_reused_sentences_that_lean_on_another_context_are_left_out() -> None:
         mine=content_words(this),
         redactor=Redactor(),
         praise=True,
-        solution=this,
+        tokens=frozenset(re.findall(r"\w+", this.lower())),
     )
     reuse = _Reuse(**kwargs)  # type: ignore[arg-type]
     # the first sentence is about the other work, so "Then …" has nothing to follow
@@ -610,7 +610,7 @@ def test_reused_sentences_that_lean_on_another_context_are_left_out() -> None:
         "Ask the team in a month.",
     ]
     mentions = this + " My manager said she would time it."
-    with_her = _Reuse(**{**kwargs, "solution": mentions})  # type: ignore[arg-type]
+    with_her = _Reuse(**{**kwargs, "tokens": frozenset(re.findall(r"\w+", mentions.lower()))})  # type: ignore[arg-type]
     assert with_her.sentences("Ask her how the timer felt.", parent) == [
         "Ask her how the timer felt."
     ]

@@ -82,7 +82,7 @@ def section_owners(units: Sequence[str], names: Sequence[str]) -> list[set[int] 
     names no criterion, belongs to every criterion (None).
     """
     name_words = [content_words(n) for n in names]
-    heading: dict[str, set[int] | None] = {}
+    heading: dict[str, set[int]] = {}
     for u in units:
         m = _HEADING.match(u)
         if m is None:

@@ -175,7 +175,7 @@ class _Reuse:
     praise: bool  # whether remarks about rubric ideas read as praise (not on not-met work)
     embed: Embed | None = None  # sentence vectors, for the "about the other work" check
     vector: NDArray[np.float32] | None = None  # this solution's vector
-    solution: str = ""  # this solution's text (the people it mentions)
+    tokens: frozenset[str] = frozenset()  # this solution's lower-cased words (its people)
 
     def sentences(self, text: str, parent: LabelledSolution) -> list[str]:
         """Sentences of ``text`` (written about ``parent``) that hold for this solution.
@@ -199,7 +199,6 @@ class _Reuse:
                 continue
             candidates.append((n, sent, words))
         closer = self._closer_to(parent, [sent for _, sent, _ in candidates])
-        mine_tokens = set(_TOKEN.findall(self.solution.lower()))
         kept: list[str] = []
         kept_at: set[int] = set()
         for (n, sent, words), about_other in zip(candidates, closer, strict=True):
@@ -211,7 +210,7 @@ class _Reuse:
             leans = first in _LEANS_BACK and not (n == 0 and first in ("it", "its"))
             if leans and n - 1 not in kept_at:
                 continue  # "Then ask …", "That shift …": it leans on a sentence not said here
-            if any(set(tokens) & fam and not mine_tokens & fam for fam in _PERSONS):
+            if any(set(tokens) & fam and not self.tokens & fam for fam in _PERSONS):
                 continue  # "ask her …": a person this learner's work never mentions
             terms = words & self.rubric
             asks = bool(set(tokens) & _GAP_WORDS) or sent.endswith("?")
@@ -375,7 +374,7 @@ def compose(
         praise=level != Level.NOT_MET,
         embed=embed,
         vector=judgement.vector,
-        solution=solution,
+        tokens=frozenset(_TOKEN.findall(solution.lower())),
     )
     reused = _choose_style(style, reuse)
     verdicts = _VERDICTS["check" if huddle.knowledge_check else "challenge"]
