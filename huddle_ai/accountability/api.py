@@ -6,7 +6,10 @@ Unlike the job endpoints these answer synchronously: an import is one
 transaction on the accountability database (all records or none; a bad record
 is a 422 naming the record and field), a draft is written offline (or through
 the LLM when ``HUDDLE_AI_LLM_BASE_URL`` is set, falling back offline with
-``degraded``), and risk and health are read from the database. Scheduling
+``degraded``), and risk and health are read from the database; health pairs
+isolated learners through the partner matcher over the organization's record
+store (``?match=false`` skips it; ``pairing_degraded`` says when it could not
+run and the simple pairing stood in). Scheduling
 follow-ups needs the app's Redis. The database is opened on first use,
 never when the app starts.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -34,8 +38,14 @@ from huddle_ai.accountability.requests import (
     StatusRequest,
 )
 from huddle_ai.accountability.service import Accountability
-from huddle_ai.errors import ConfigurationError, ImportRejectedError, InvalidInputError
+from huddle_ai.errors import (
+    ConfigurationError,
+    HuddleAIError,
+    ImportRejectedError,
+    InvalidInputError,
+)
 from huddle_ai.index.database import Database, resolve_url
+from huddle_ai.index.store import Store
 from huddle_ai.service.keys import Org
 from huddle_ai.service.limits import record_errors as _record_errors
 from huddle_ai.settings import Settings
@@ -61,6 +71,7 @@ Cohort = Annotated[str | None, Query(max_length=128, pattern=_ID_PATTERN)]
 LearnerQ = Annotated[str | None, Query(max_length=128, pattern=_ID_PATTERN)]
 StatusQ = Annotated[CommitmentStatus | None, Query()]
 CommitmentId = Annotated[str, PathParam(max_length=128, pattern=_ID_PATTERN)]
+MatchQ = Annotated[bool, Query(description="Pair isolated learners through the partner matcher.")]
 
 
 def _field_errors(pairs: list[tuple[str | None, str]]) -> JSONResponse:
@@ -77,9 +88,11 @@ def router(
     *,
     conn: Redis | None = None,
     service: Callable[[], Accountability] | None = None,
+    open_store: Callable[[str], Store] | None = None,
 ) -> APIRouter:
     """The endpoints over the settings' database (or ``service()``'s); ``conn``
-    is the Redis the follow-ups are scheduled on."""
+    is the Redis the follow-ups are scheduled on; ``open_store(embedder_id)``
+    opens the record store the partner matcher reads (health pairs without it)."""
     lock = threading.Lock()
     opened: list[Accountability] = []
 
@@ -206,11 +219,38 @@ def router(
         """Drop-out risk of every current learner, riskiest first, with the reasons in words."""
         return [x.as_dict() for x in guarded(lambda: acct().risk(org, cohort=cohort))]
 
+    def pairing_store(org: str) -> tuple[Store | None, str | None]:
+        """The organization's record store, opened with the embedder it was indexed
+        with (the matcher reads stored vectors only: no model is loaded), or why not."""
+        if open_store is None:
+            return None, "no record store is configured"
+        try:
+            indexed_with = open_store("").embedder_of(org)
+            if indexed_with is None:
+                return None, f"organization {org!r} has no records in the record store"
+            return open_store(indexed_with), None
+        except (HuddleAIError, OSError, ValueError) as exc:
+            return None, f"record store: {str(exc).splitlines()[0] if str(exc) else exc!r}"
+
     @r.get("/health", responses=responses)
-    def health(org: Org, cohort: Cohort = None) -> dict[str, object]:
+    def health(org: Org, cohort: Cohort = None, match: MatchQ = True) -> dict[str, object]:
         """Community health: reciprocity, isolated learners, time to first feedback,
-        commitment completion, pairing suggestions for the isolated."""
-        result: dict[str, object] = guarded(lambda: acct().health(org, cohort=cohort).as_dict())
+        commitment completion, pairing suggestions for the isolated (through the partner
+        matcher unless ``match=false``; ``pairing_degraded`` with a reason when the
+        matcher could not pair them all and the most generous givers stood in)."""
+        a = acct()
+        if not match:
+            plain: dict[str, object] = guarded(lambda: a.health(org, cohort=cohort).as_dict())
+            return plain
+        store, why = pairing_store(org)
+        got = guarded(lambda: a.health(org, cohort=cohort, store=store))
+        if why is not None and got.pairing_suggestions:
+            got = replace(
+                got,
+                pairing_degraded=True,
+                pairing_degraded_reason=f"{why} (paired with generous givers)",
+            )
+        result: dict[str, object] = got.as_dict()
         return result
 
     return r

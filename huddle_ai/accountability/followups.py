@@ -7,7 +7,11 @@ Two steps per commitment and due date:
   accountability partner;
 - ``missed`` (``grace`` after it): a commitment still open is marked missed,
   ``commitment.missed`` goes to the facilitator, and ``learner.at_risk`` with
-  the learner's risk score and its reasons (a silent partner is one of them).
+  the learner's risk score and its reasons (a silent partner is one of them);
+- ``partner`` (``partner_grace`` after it, found by :func:`sweep` only): a
+  partner who has not checked in on a commitment that is not dropped, whether
+  the learner kept it or not, is reported to the facilitator as
+  ``partner.silent``, once per partner and commitment.
 
 Each step happens once: it is recorded in the database (``followup``) in the
 same transaction that changes the commitment, and each webhook delivery job's
@@ -39,17 +43,27 @@ from huddle_ai.index.database.models import Commitment
 
 __all__ = [
     "EVENT_TYPES",
+    "PARTNER_STEP",
     "FollowupPolicy",
     "WebhookSender",
     "enqueue_sweep",
+    "partner_step_key",
+    "run_partner_step",
     "run_step",
     "schedule",
     "step_time",
     "sweep",
 ]
 
-EVENT_TYPES = ("commitment.due", "commitment.missed", "checkin.requested", "learner.at_risk")
-STEPS = ("due", "missed")
+EVENT_TYPES = (
+    "commitment.due",
+    "commitment.missed",
+    "checkin.requested",
+    "learner.at_risk",
+    "partner.silent",
+)
+STEPS = ("due", "missed")  # scheduled per commitment; the partner step is the sweep's
+PARTNER_STEP = "partner.silent"
 RiskFn = Callable[[Session, str, str, datetime], LearnerRisk]
 
 
@@ -57,6 +71,7 @@ RiskFn = Callable[[Session, str, str, datetime], LearnerRisk]
 class FollowupPolicy:
     remind_before: timedelta = timedelta(hours=24)
     grace: timedelta = timedelta(hours=48)
+    partner_grace: timedelta = timedelta(hours=48)  # after the due date, for partners
     queue: str = "bulk"  # where follow-up jobs run
     webhook_queue: str = "webhooks"
 
@@ -64,6 +79,7 @@ class FollowupPolicy:
         return {
             "remind_before_s": self.remind_before.total_seconds(),
             "grace_s": self.grace.total_seconds(),
+            "partner_grace_s": self.partner_grace.total_seconds(),
             "queue": self.queue,
             "webhook_queue": self.webhook_queue,
         }
@@ -73,6 +89,8 @@ class FollowupPolicy:
         return cls(
             remind_before=timedelta(seconds=float(data["remind_before_s"])),
             grace=timedelta(seconds=float(data["grace_s"])),
+            # jobs queued before partner_grace existed carry none: the default
+            partner_grace=timedelta(seconds=float(data.get("partner_grace_s", 48 * 3600))),
             queue=str(data["queue"]),
             webhook_queue=str(data["webhook_queue"]),
         )
@@ -99,6 +117,11 @@ def step_time(due_at: datetime, step: str, policy: FollowupPolicy) -> datetime:
 
 def _step_key(step: str, due_at: datetime) -> str:
     return f"{step}@{due_at.strftime('%Y%m%dT%H%M%S')}"
+
+
+def partner_step_key(partner_id: str) -> str:
+    """The partner step's key: once per partner and commitment, whatever the due date."""
+    return f"{PARTNER_STEP}:{_digest(partner_id)[:24]}"
 
 
 class WebhookSender:
@@ -304,7 +327,8 @@ def sweep(
     policy: FollowupPolicy,
     risk: RiskFn,
 ) -> list[dict[str, Any]]:
-    """Every step whose time has come by ``now`` and has not happened yet."""
+    """Every step whose time has come by ``now`` and has not happened yet, then the
+    partners silent past ``policy.partner_grace``."""
     with db.session() as s:
         todo = [(c.id, c.due_at) for c in q.commitments(s, org, status="open")]
     sent: list[dict[str, Any]] = []
@@ -312,4 +336,57 @@ def sweep(
         for step in STEPS:
             if step_time(due_at, step, policy) <= now:
                 sent.extend(run_step(db, sender, org, cid, step, due_at, now=now, risk=risk))
+    # after the steps above: a commitment missed just now has its partner judged too
+    with db.session() as s:
+        silent = q.silent_partners(s, org, due_before=now - policy.partner_grace)
+        done = q.steps_with_prefix(s, org, PARTNER_STEP + ":")
+    for cid, partner_id in silent:
+        if (cid, partner_step_key(partner_id)) in done:
+            continue
+        sent.extend(run_partner_step(db, sender, org, cid, partner_id, now=now, policy=policy))
     return sent
+
+
+def run_partner_step(
+    db: Database,
+    sender: WebhookSender | None,
+    org: str,
+    commitment_id: str,
+    partner_id: str,
+    *,
+    now: datetime,
+    policy: FollowupPolicy,
+) -> list[dict[str, Any]]:
+    """``partner.silent`` for ``partner_id`` on one commitment as of ``now``, if the
+    partner is still its partner, has still not checked in, the grace has passed and
+    it was not sent before (recorded with the sending, like the other steps)."""
+    with db.session() as s:
+        c = q.get_commitment(s, org, commitment_id)
+        if c is None or c.partner_id != partner_id or c.status == "dropped":
+            return []
+        if c.due_at + policy.partner_grace > now:
+            return []
+        if any(k.author == "partner" for k in q.checkins_of(s, org, commitment_id)):
+            return []
+        key = partner_step_key(partner_id)
+        if not q.mark_step(s, org, commitment_id, key, now):
+            return []
+        overdue = (now - c.due_at).total_seconds() / 3600
+        event = _event(
+            org,
+            PARTNER_STEP,
+            c,
+            key,
+            "facilitator",
+            None,
+            now,
+            commitment_id=c.id,
+            learner_id=c.learner_id,
+            partner_id=partner_id,
+            due_at=c.due_at.isoformat(),
+            hours_overdue=round(overdue, 1),
+        )
+        url = q.subscription(s, org)
+        if sender is not None and url:
+            sender.send(org, url, event)  # before commit: a rerun re-sends, deduplicated
+    return [event]

@@ -29,6 +29,9 @@ class CommunityHealth:
     commitment_completion_rate: float | None  # done (partly counts half) of closed
     commitments_closed: int
     pairing_suggestions: list[PairingSuggestion]  # a partner for each isolated learner
+    # the partner matcher was asked for but did not pair every isolated learner
+    pairing_degraded: bool = False
+    pairing_degraded_reason: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         out = asdict(self)
@@ -45,7 +48,8 @@ def community_health(
     store: Store | None = None,
 ) -> CommunityHealth:
     """Health of ``learners``; with ``store`` the isolated are paired through the
-    partner matcher (:mod:`~huddle_ai.accountability.pairing`)."""
+    partner matcher (:mod:`~huddle_ai.accountability.pairing`), and
+    ``pairing_degraded`` says when it could not pair them all."""
     members = set(learners)
     pairs: set[tuple[str, str]] = set()
     given: dict[str, int] = defaultdict(int)
@@ -73,7 +77,7 @@ def community_health(
     kept = sum(1.0 if s == "done" else 0.5 if s == "partly" else 0.0 for s in closed)
     isolated = sorted(members - touched)
     connected = sorted(members & touched)
-    suggestions = pair_isolated(org, isolated, connected, given, store=store)
+    suggestions, degraded = pair_isolated(org, isolated, connected, given, store=store)
     return CommunityHealth(
         learners=len(members),
         feedback_pairs=len(pairs),
@@ -84,4 +88,6 @@ def community_health(
         commitment_completion_rate=round(kept / len(closed), 4) if closed else None,
         commitments_closed=len(closed),
         pairing_suggestions=suggestions,
+        pairing_degraded=degraded is not None,
+        pairing_degraded_reason=degraded,
     )

@@ -7,7 +7,8 @@ matching in which only isolated-with-connected pairs are allowed (two
 isolated learners together, or two connected ones, are excluded), so each
 suggestion comes with the matcher's reason. Learners the store does not
 know, or whom the matcher leaves unpaired, get the most generous givers in
-turn (method ``generous_giver``). Only the organization's own learners are
+turn (method ``generous_giver``), and the result says why the matcher did
+not pair them (``pairing_degraded`` in community health). Only the organization's own learners are
 ever considered: the candidates come from its enrollments, the store is read
 for that organization only.
 """
@@ -64,19 +65,30 @@ def pair_isolated(
     *,
     store: Store | None = None,
     huddle_id: str | None = None,
-) -> list[PairingSuggestion]:
-    """One partner suggestion per isolated learner (when anyone is connected)."""
+) -> tuple[list[PairingSuggestion], str | None]:
+    """One partner suggestion per isolated learner (when anyone is connected), and,
+    when ``store`` was given but the matcher did not pair every isolated learner,
+    why (those learners got a generous giver instead)."""
     givers = sorted((g for g in connected if given.get(g, 0) > 0), key=lambda g: (-given[g], g))
     if not isolated or not connected:
-        return []
+        return [], None
     out: list[PairingSuggestion] = []
     left = list(isolated)
+    why: list[str] = []
     if store is not None:
-        known = set(load_history(store, org).index)
+        try:
+            known = set(load_history(store, org).index)
+        except HuddleAIError as exc:  # the store failed: pair without it, and say so
+            known = set()
+            why.append(f"record store: {str(exc).splitlines()[0]}")
         lonely = [x for x in isolated if x in known]
         # most generous first, then the rest of the connected
         ranked = [*givers, *sorted(set(connected) - set(givers))]
         peers = [x for x in ranked if x in known][:MAX_CANDIDATES]
+        if known and (unknown := [x for x in isolated if x not in known]):
+            why.append(f"{_some(unknown)} unknown to the record store")
+        if lonely and not peers:
+            why.append("no connected learner is known to the record store")
         if lonely and peers:
             banned = [*combinations(lonely, 2), *combinations(peers, 2)]
             try:
@@ -88,8 +100,9 @@ def pair_isolated(
                     do_not_pair=banned,
                     avoid_repeats=False,
                 )
-            except HuddleAIError:
+            except HuddleAIError as exc:
                 matching = None  # infeasible or unknown: the fallback below pairs them
+                why.append(f"partner matcher: {str(exc).splitlines()[0]}")
             paired: set[str] = set()
             for g in matching.groups if matching else []:
                 iso = [m for m in g.members if m in lonely]
@@ -103,5 +116,13 @@ def pair_isolated(
                     out.append(PairingSuggestion(lid, other[0], "partner_matcher", reason, g.score))
                     paired.add(lid)
             left = [x for x in isolated if x not in paired]
+            if matching is not None and (unpaired := [x for x in lonely if x not in paired]):
+                why.append(f"the partner matcher left {_some(unpaired)} unpaired")
     out.extend(_by_generosity(left, givers, given))
-    return sorted(out, key=lambda p: p.learner_id)
+    degraded = "; ".join(why) + " (paired with generous givers)" if why else None
+    return sorted(out, key=lambda p: p.learner_id), degraded
+
+
+def _some(ids: Sequence[str], limit: int = 5) -> str:
+    shown = ", ".join(ids[:limit]) + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+    return f"{len(ids)} isolated learner{'s' if len(ids) != 1 else ''} ({shown})"

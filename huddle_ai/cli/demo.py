@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from huddle_ai.accountability import CommitmentDraft, ManualClock
 from huddle_ai.cli.app import app
 from huddle_ai.cli.common import engine, print_json, settings
 from huddle_ai.cli.records import _summary, show_similar
@@ -110,6 +113,95 @@ def _demo_commitment(
             typer.echo("  check: ready (owned, dated, a concrete action)")
         for issue in draft.issues:
             typer.echo(f"  check: {issue.message}")
+    if draft.ready:
+        _demo_loop(hai, solution, draft, out, quiet)
+
+
+def _demo_loop(
+    hai: HuddleAI,
+    solution: Solution,
+    draft: CommitmentDraft,
+    out: dict[str, object],
+    quiet: bool,
+) -> None:
+    """The commitment stored and followed up as time passes on an injected clock (not
+    slept): check-ins requested before it is due, then, with no check-in, missed and
+    the learner at risk; a peer's kept commitment whose partner stayed silent escalates
+    that partner on its own. Sweeps run in-process; the webhooks they would send are shown."""
+    start = datetime.now(UTC).replace(microsecond=0)
+    clock = ManualClock(start)
+    acct = hai.accountability(clock=clock)
+    peers = sorted(
+        {
+            r.learner_id
+            for r in hai.records(DEMO_ORG)
+            if isinstance(r, Solution)
+            and r.huddle_id == solution.huddle_id
+            and r.learner_id != solution.learner_id
+        }
+    )
+    if len(peers) < 1 or draft.due_at is None:
+        return
+    learner, partner, peer = solution.learner_id, peers[0], peers[-1]
+    people = sorted({learner, partner, peer})
+    acct.import_lines(
+        DEMO_ORG,
+        [
+            json.dumps({"kind": "enrollment", "learner_id": x, "cohort": "demo-loop"})
+            for x in people
+        ],
+    )
+    mine = acct.commit(DEMO_ORG, replace(draft, partner_id=partner))
+    kept = None
+    if peer != partner:
+        kept = acct.commit(
+            DEMO_ORG,
+            acct.draft(
+                "Send the revised plan to the huddle",
+                learner_id=peer,
+                huddle_id=solution.huddle_id,
+                due_at=draft.due_at,
+                partner_id=learner,
+            ),
+            allow_vague=True,
+        )
+    ours = {mine.id, *([kept.id] if kept else [])}
+    timeline: list[dict[str, object]] = []
+
+    def sweep(label: str) -> None:
+        for e in acct.sweep(None, DEMO_ORG):
+            if e["commitment"]["id"] in ours:
+                who = e["recipient"]["learner_id"] or e["recipient"]["role"]
+                timeline.append({"at": label, "type": e["type"], "to": who, "event": e})
+
+    policy = acct.policy
+    clock.set(draft.due_at - policy.remind_before)
+    sweep("1 day before due")
+    if kept is not None:
+        clock.advance(policy.remind_before)
+        acct.checkin(DEMO_ORG, kept.id, author="self", status="done", reflection="sent it")
+    clock.set(draft.due_at + max(policy.grace, policy.partner_grace))
+    sweep("2 days after due")
+    out["accountability_loop"] = timeline
+    if quiet:
+        return
+    typer.echo(
+        f"\nThe loop, on a clock moved forward (no waiting): {learner} commits, "
+        f"{partner} is their partner"
+        + (f"; {peer} keeps a commitment {learner} partners" if kept else "")
+    )
+    for t in timeline:
+        e = t["event"]
+        assert isinstance(e, dict)
+        line = f"  {t['at']:<17} {t['type']:<18} -> {t['to']}"
+        if t["type"] == "learner.at_risk":
+            line += f"  (risk {e['risk']['score']:.2f}: {e['risk']['explanation']})"
+        elif t["type"] == "partner.silent":
+            line += (
+                f"  ({e['partner_id']} never checked in on {e['learner_id']}'s commitment,"
+                f" {e['hours_overdue']:.0f} h after it was due)"
+            )
+        typer.echo(line)
 
 
 @app.command()

@@ -155,6 +155,10 @@ class StoredIds:
     def __init__(self, open_store: Callable[[str], Store]) -> None:
         self._open = open_store
 
+    def open(self, embedder_id: str) -> Store:
+        """The deployment's store for ``embedder_id`` (a fresh handle)."""
+        return self._open(embedder_id)
+
     def lookup(self, org: str) -> Lookup:
         validate_org(org)
         stores: dict[str, Store | None] = {}

@@ -295,7 +295,7 @@ def create_app(
 
     from huddle_ai.accountability.api import router as accountability_router
 
-    app.include_router(accountability_router(settings, conn=conn))
+    app.include_router(accountability_router(settings, conn=conn, open_store=references.open))
 
     app.add_middleware(
         RequestLimits,

@@ -43,7 +43,9 @@ __all__ = [
     "mark_step",
     "set_status",
     "set_subscription",
+    "silent_partners",
     "steps_done",
+    "steps_with_prefix",
     "subscription",
     "upsert_checkins",
     "upsert_commitments",
@@ -236,8 +238,43 @@ def mark_step(s: Session, org: str, commitment_id: str, step: str, at: datetime)
             return False
         s.add(Followup(**values))
         return True
-    result = s.execute(stmt)
-    return bool(getattr(result, "rowcount", 0))
+    # RETURNING, not rowcount: a driver may report -1 (unknown) for a statement
+    # it did not count, which would read as "done" and send the step twice
+    return s.execute(stmt.returning(Followup.step)).first() is not None
+
+
+def silent_partners(s: Session, org: str, *, due_before: datetime) -> list[tuple[str, str]]:
+    """(commitment, partner) of each commitment due by ``due_before``, not dropped,
+    whose partner has not checked in."""
+    heard = (
+        select(Checkin.id)
+        .where(
+            Checkin.org == org,
+            Checkin.commitment_id == Commitment.id,
+            Checkin.author == "partner",
+        )
+        .exists()
+    )
+    q = (
+        select(Commitment.id, Commitment.partner_id)
+        .where(
+            Commitment.org == org,
+            Commitment.partner_id.is_not(None),
+            Commitment.status != "dropped",
+            Commitment.due_at <= due_before,
+            ~heard,
+        )
+        .order_by(Commitment.due_at, Commitment.id)
+    )
+    return [(cid, str(pid)) for cid, pid in s.execute(q)]
+
+
+def steps_with_prefix(s: Session, org: str, prefix: str) -> set[tuple[str, str]]:
+    """(commitment, step) of every step of ``org`` done whose key starts with ``prefix``."""
+    q = select(Followup.commitment_id, Followup.step).where(
+        Followup.org == org, Followup.step.startswith(prefix, autoescape=True)
+    )
+    return {(cid, step) for cid, step in s.execute(q)}
 
 
 def steps_done(s: Session, org: str, commitment_id: str) -> set[str]:
