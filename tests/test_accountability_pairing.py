@@ -58,11 +58,13 @@ def test_isolated_learners_get_partners_from_the_matcher(tmp_path: Path) -> None
     matched_partners = [by[lid].partner_id for lid in ISOLATED]
     assert len(set(matched_partners)) == len(ISOLATED)  # a matching: one isolated each
     assert by["l-zed"].method == "generous_giver" and by["l-zed"].partner_id == "l-tomas"
+    assert health.pairing_degraded and "(l-zed)" in (health.pairing_degraded_reason or "")
 
     # without the store: everyone gets a generous giver, by how much they gave
     plain = acct.health(DEMO_ORG).pairing_suggestions
     assert {p.method for p in plain} == {"generous_giver"}
     assert [p.partner_id for p in plain] == ["l-tomas", "l-kwame", "l-mei", "l-tomas", "l-kwame"]
+    assert not acct.health(DEMO_ORG).pairing_degraded  # the matcher was not asked for
 
     # another organization with the same learner ids: nothing of the demo org is used
     acct.import_lines("other-org", lines[: len(people)])  # enrollments only

@@ -2,11 +2,11 @@
 got feedback from is paired with a connected learner of the same organization.
 
 Through the partner matcher (:func:`huddle_ai.matching.match_partners`) when
-the organization's record store knows them: an exact maximum-affinity
+the organization's record store holds their work (at least one solution): an exact maximum-affinity
 matching in which only isolated-with-connected pairs are allowed (two
 isolated learners together, or two connected ones, are excluded), so each
-suggestion comes with the matcher's reason. Learners the store does not
-know, or whom the matcher leaves unpaired, get the most generous givers in
+suggestion comes with the matcher's reason. Learners with no solutions in
+the store, or whom the matcher leaves unpaired, get the most generous givers in
 turn (method ``generous_giver``), and the result says why the matcher did
 not pair them (``pairing_degraded`` in community health). Only the organization's own learners are
 ever considered: the candidates come from its enrollments, the store is read
@@ -77,18 +77,23 @@ def pair_isolated(
     why: list[str] = []
     if store is not None:
         try:
-            known = set(load_history(store, org).index)
+            history = load_history(store, org)
+            # a learner with no work stored gives the matcher nothing to go on but
+            # "has not worked with them before": such learners take the fallback
+            known = {sol.learner_id for sol in history.solutions.values()} & set(history.index)
         except HuddleAIError as exc:  # the store failed: pair without it, and say so
-            known = set()
+            known, failed = set(), True
             why.append(f"record store: {str(exc).splitlines()[0]}")
+        else:
+            failed = False
         lonely = [x for x in isolated if x in known]
         # most generous first, then the rest of the connected
         ranked = [*givers, *sorted(set(connected) - set(givers))]
         peers = [x for x in ranked if x in known][:MAX_CANDIDATES]
-        if known and (unknown := [x for x in isolated if x not in known]):
-            why.append(f"{_some(unknown)} unknown to the record store")
+        if not failed and (unknown := [x for x in isolated if x not in known]):
+            why.append(f"{_some(unknown)} with no solutions in the record store")
         if lonely and not peers:
-            why.append("no connected learner is known to the record store")
+            why.append("no connected learner has solutions in the record store")
         if lonely and peers:
             banned = [*combinations(lonely, 2), *combinations(peers, 2)]
             try:

@@ -171,7 +171,8 @@ def _demo_loop(
     def sweep(label: str) -> None:
         for e in acct.sweep(None, DEMO_ORG):
             if e["commitment"]["id"] in ours:
-                who = e["recipient"]["learner_id"] or e["recipient"]["role"]
+                to = e["recipient"]
+                who = f"{to['learner_id']} ({to['role']})" if to["learner_id"] else to["role"]
                 timeline.append({"at": label, "type": e["type"], "to": who, "event": e})
 
     policy = acct.policy
