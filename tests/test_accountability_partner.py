@@ -27,6 +27,7 @@ from huddle_ai.accountability.followups import (
     WebhookSender,
     enqueue_sweep,
     partner_step_key,
+    run_partner_step,
 )
 from huddle_ai.accountability.periodic import scheduled_ticks, tick
 from huddle_ai.demo import DEMO_ORG, demo_path
@@ -193,6 +194,8 @@ def test_partner_silent_waits_for_the_grace_and_stays_in_its_org(db: Database) -
     ]
     assert {e["org"] for e in got} == {"acme"} and {e["hours_overdue"] for e in got} == {30.0}
     assert acct.sweep(None, "acme") == []
+    # a second worker that saw the same candidates: the recorded step stops it
+    assert run_partner_step(db, None, "acme", "cm-1", "l-bo", now=clock.now(), policy=policy) == []
     # cm-2 is then missed: the missed step comes once, the partner is not escalated again
     clock.set(due + policy.grace)
     assert sorted(e["type"] for e in acct.sweep(None, "acme")) == [
