@@ -198,7 +198,7 @@ def test_next_step_to_webhooks_end_to_end(
     drain(settings, hai)
     after = receiver.events()[len(got) :]
     kinds = sorted(e["type"] for e in after)
-    assert kinds == ["commitment.missed", "learner.at_risk"]
+    assert kinds == ["commitment.missed", "learner.at_risk", "partner.silent"]
     at_risk = next(e for e in after if e["type"] == "learner.at_risk")
     assert at_risk["learner_id"] == "l-tomas"
     assert "1 missed commitment" in at_risk["risk"]["explanation"]

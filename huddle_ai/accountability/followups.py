@@ -372,11 +372,14 @@ def run_partner_step(
         if not q.mark_step(s, org, commitment_id, key, now):
             return []
         overdue = (now - c.due_at).total_seconds() / 3600
+        # the event id also names the due date: the step is recorded once per partner
+        # and commitment in the database, while a commitment id reused after a
+        # deletion (same partner, another date) is not mistaken in Redis for the old
         event = _event(
             org,
             PARTNER_STEP,
             c,
-            key,
+            _step_key(key, c.due_at),
             "facilitator",
             None,
             now,
