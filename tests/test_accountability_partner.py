@@ -373,3 +373,31 @@ def test_http_health_falls_back_and_says_why(health_api: str) -> None:
         timeout=60,
     )
     assert bad.status_code == 422 and "match" in bad.text
+
+
+def test_demo_follows_the_loop_on_an_injected_clock(
+    fake_hai: HuddleAI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from huddle_ai.cli.demo import run_demo
+
+    out = run_demo(fake_hai, as_json=False)
+    text = capsys.readouterr().out
+    loop = out["accountability_loop"]
+    assert isinstance(loop, list)
+    got = [(t["at"], t["type"], t["event"]["recipient"]["role"]) for t in loop]
+    learner = out["commitment_draft"]["learner_id"]  # type: ignore[index]
+    mine = [t for t in loop if t["event"]["commitment"]["learner_id"] == learner]
+    assert [(t["at"], t["type"]) for t in mine] == [
+        ("1 day before due", "commitment.due"),
+        ("1 day before due", "checkin.requested"),
+        ("1 day before due", "checkin.requested"),
+        ("2 days after due", "commitment.missed"),
+        ("2 days after due", "learner.at_risk"),
+        ("2 days after due", "partner.silent"),
+    ]
+    kept = [t for t in loop if t["event"]["commitment"]["learner_id"] != learner]
+    assert kept[-1]["type"] == "partner.silent"
+    assert kept[-1]["event"]["partner_id"] == learner  # silent on a kept commitment
+    assert kept[-1]["event"]["commitment"]["status"] == "done"
+    assert ("2 days after due", "learner.at_risk", "facilitator") in got
+    assert "partner.silent" in text and "never checked in" in text
