@@ -2,15 +2,15 @@
 got feedback from is paired with a connected learner of the same organization.
 
 Through the partner matcher (:func:`huddle_ai.matching.match_partners`) when
-the organization's record store holds their work (at least one solution): an exact maximum-affinity
-matching in which only isolated-with-connected pairs are allowed (two
-isolated learners together, or two connected ones, are excluded), so each
-suggestion comes with the matcher's reason. Learners with no solutions in
-the store, or whom the matcher leaves unpaired, get the most generous givers in
-turn (method ``generous_giver``), and the result says why the matcher did
-not pair them (``pairing_degraded`` in community health). Only the organization's own learners are
-ever considered: the candidates come from its enrollments, the store is read
-for that organization only.
+the organization's record store holds their work (at least one solution): an
+exact maximum-affinity matching in which only isolated-with-connected pairs
+are allowed (two isolated learners together, or two connected ones, are
+excluded), so each suggestion comes with the matcher's reason. Learners with
+no solutions in the store, or whom the matcher leaves unpaired or cannot
+pair, get the most generous givers in turn (method ``generous_giver``), and
+the result says why (``pairing_degraded`` in community health). Only the
+organization's own learners are ever considered: the candidates come from
+its enrollments, the store is read for that organization only.
 """
 
 from __future__ import annotations
