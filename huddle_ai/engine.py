@@ -185,9 +185,7 @@ class HuddleAI:
         # the declared defaults, not the environment: only the edges read the environment
         self.settings = settings if settings is not None else Settings.model_construct()
         self.embedder = (
-            embedder
-            if embedder is not None
-            else build_embedder(self.settings, cpu_probe=cpu_probe)
+            embedder if embedder is not None else build_embedder(self.settings, cpu_probe=cpu_probe)
         )
         # the relational store (the store's, when one is given); no connection until first use
         if database is None and store is not None and store.database is not None:

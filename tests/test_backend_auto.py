@@ -20,7 +20,7 @@ from huddle_ai import (
     Solution,
     Store,
 )
-from huddle_ai.demo import demo_path
+from huddle_ai.demo import DEMO_ORG, demo_path
 from huddle_ai.engine import build_embedder
 from huddle_ai.index.backends import CpuProbe, choose_backend
 from huddle_ai.index.formats import read_file
@@ -28,7 +28,6 @@ from huddle_ai.records import AnyRecord
 
 pytestmark = pytest.mark.slow
 
-EVALS = Path(__file__).resolve().parent.parent / "evals"
 HERE = CpuProbe.read()
 NO_AVX2 = CpuProbe(frozenset({"fpu", "sse4_2", "avx"}), None, ("FP32", "INT8"))
 
@@ -111,12 +110,16 @@ def test_an_org_built_with_torch_stays_on_torch_under_auto(
     auto: HuddleAI, root: Path, real_embedder: SentenceTransformerEmbedder
 ) -> None:
     old = HuddleAI(Settings(data_dir=root, embedding_backend="torch"), embedder=real_embedder)
-    records = read_file(demo_path()).records
-    solutions = [r for _, r in records if isinstance(r, Solution)]
-    early = {s.id for s in solutions[:60]}
-    first: list[AnyRecord] = [r for _, r in records if isinstance(r, (Huddle, Learner))]
-    first += solutions[:60]
-    first += [r for _, r in records if isinstance(r, Feedback) and r.solution_id in early]
+    # two of the demo's huddles; the last ten solutions come later
+    records = [r for _, r in read_file(demo_path()).records]
+    huddles = [r for r in records if isinstance(r, Huddle)][:2]
+    solutions = [
+        r for r in records if isinstance(r, Solution) and r.huddle_id in {h.id for h in huddles}
+    ]
+    early = {s.id for s in solutions[:-10]}
+    first: list[AnyRecord] = [*huddles, *(r for r in records if isinstance(r, Learner))]
+    first += solutions[:-10]
+    first += [r for r in records if isinstance(r, Feedback) and r.solution_id in early]
     old.ingest("legacy", first)
 
     assert auto.embedder.id.startswith("openvino-")
@@ -130,19 +133,19 @@ def test_an_org_built_with_torch_stays_on_torch_under_auto(
     want = old.similar("legacy", text=query, huddle_id=hid, k=5)
     assert [n.solution.id for n in got.neighbors] == [n.solution.id for n in want.neighbors]
     # writes add torch vectors, never the default backend's
-    report = auto.ingest("legacy", solutions[60:])
-    assert report.added == 40
+    report = auto.ingest("legacy", solutions[-10:])
+    assert report.added == 10
     assert auto.store.embedder_of("legacy") == real_embedder.id
-    added = [s.id for s in solutions[60:]]
+    added = [s.id for s in solutions[-10:]]
     stored = old.store.embeddings("legacy", "solution", added)
-    ref = real_embedder.embed([s.embed_text() for s in solutions[60:]])
+    ref = real_embedder.embed([s.embed_text() for s in solutions[-10:]])
     np.testing.assert_allclose(np.vstack([stored[i] for i in added]), ref, atol=1e-5)
     # the suggestion path and matching run on the torch index too
     assert auto.suggest("legacy", solutions[0].id).generator == "grounded"
     assert auto.match_partners("legacy").groups
 
     # a new organization takes the default backend; explicit torch refuses it as before
-    auto.ingest("fresh", [r for r in first if not isinstance(r, Feedback)][:40])
+    auto.ingest("fresh", [r for r in first if not isinstance(r, Feedback)][:20])
     assert auto.store.embedder_of("fresh") == auto.embedder.id
     assert auto.embedder_for("fresh") is auto.embedder
     with pytest.raises(BackendMismatchError, match="reindex --org fresh"):
@@ -178,14 +181,18 @@ def test_a_recorded_backend_that_cannot_load_here_is_a_clear_error(
 
 
 def test_recall_at_10_of_the_default_backend_against_torch(
-    auto: HuddleAI, real_embedder: SentenceTransformerEmbedder
+    auto: HuddleAI, demo_hai: HuddleAI
 ) -> None:
-    texts = [r.embed_text() for _, r in read_file(demo_path()).records]
-    suite = read_file(EVALS / "open_ended" / "data.jsonl").records
-    texts += [r.embed_text() for _, r in suite if isinstance(r, Solution)]
-    texts = list(dict.fromkeys(texts))
-    assert len(texts) >= 350
-    ref, got = real_embedder.embed(texts), auto.embedder.embed(texts)
+    # the demo organization's 300 solutions and feedback, as the torch backend stored them
+    rows: list[NDArray[np.float32]] = []
+    texts: list[str] = []
+    for kind in ("solution", "feedback"):
+        mine = [r for r in demo_hai.records(DEMO_ORG) if r.kind == kind]
+        stored = demo_hai.store.embeddings(DEMO_ORG, kind, [r.id for r in mine])
+        rows += [stored[r.id] for r in mine]
+        texts += [r.embed_text() for r in mine]
+    assert len(texts) == 300
+    ref, got = np.vstack(rows), auto.embedder.embed(texts)
     recall = np.mean(
         [len(set(a) & set(b)) / 10 for a, b in zip(top10(ref), top10(got), strict=True)]
     )

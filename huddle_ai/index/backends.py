@@ -30,7 +30,9 @@ def _flags(cpuinfo: Path) -> frozenset[str] | None:
         text = cpuinfo.read_text()
     except OSError:
         return None  # no /proc (not Linux): unknown
-    found = [line.split(":", 1)[-1].split() for line in text.splitlines() if line.startswith("flags")]
+    found = [
+        line.split(":", 1)[-1].split() for line in text.splitlines() if line.startswith("flags")
+    ]
     return frozenset(f for fs in found for f in fs) if found else None
 
 
