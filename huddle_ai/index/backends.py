@@ -2,7 +2,7 @@
 
 OpenVINO when the ``openvino`` package imports, its CPU device loads, the
 processor has AVX2 and the model is a local directory with ``tokenizer.json``;
-there it embeds about 2.4x faster than torch with the same neighbours
+there it embeds 2.4-2.8x faster than torch with the same neighbours
 (recall@10 1.000 against fp32 torch, ``bench/embed.py``). bf16 only where the
 processor has native bf16 (``avx512_bf16`` or ``amx_bf16``) and OpenVINO
 reports it; otherwise f32. Anywhere else: torch.
