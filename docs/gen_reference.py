@@ -39,8 +39,10 @@ NOTES: dict[str, str] = {
     "unset.",
     "embedding_model": "sentence-transformers model name or local path (local files only); "
     "the packaged all-MiniLM-L6-v2 when unset.",
-    "embedding_backend": "`torch`, `openvino` (fast CPU backend) or `fake` (deterministic, "
-    "for tests). Switching needs `huddle-ai reindex`.",
+    "embedding_backend": "`auto` (OpenVINO where the CPU has AVX2 and `openvino` loads, else "
+    "torch; an organization keeps the backend it was indexed with), `torch`, `openvino` "
+    "(fast CPU backend) or `fake` (deterministic, for tests). Moving an organization to "
+    "another backend needs `huddle-ai reindex`.",
     "embedding_batch_size": "Texts per model batch (16 was faster than 32 or 64 on a "
     "2-core machine).",
     "llm_base_url": "OpenAI-compatible base URL, e.g. `https://api.openai.com/v1`, "

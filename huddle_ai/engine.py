@@ -6,10 +6,12 @@ the module that owns it. It holds no logic of its own beyond wiring.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Literal
 
 from huddle_ai.errors import (
     BackendMismatchError,
@@ -17,6 +19,7 @@ from huddle_ai.errors import (
     InvalidInputError,
     NotFoundError,
 )
+from huddle_ai.index.backends import CpuProbe, choose_backend
 from huddle_ai.index.database import Database, resolve_url
 from huddle_ai.index.embeddings import (
     Embedder,
@@ -53,6 +56,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DeletionReport", "HuddleAI", "build_embedder", "build_generators", "build_store"]
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class DeletionReport:
@@ -70,23 +75,61 @@ class DeletionReport:
         }
 
 
-def build_embedder(settings: Settings) -> Embedder:
-    """The embedder the settings name (the model is loaded here, once)."""
-    if settings.embedding_backend == "fake":
+def build_embedder(settings: Settings, *, cpu_probe: CpuProbe | None = None) -> Embedder:
+    """The embedder the settings name (the model is loaded here, once).
+
+    ``auto`` runs :func:`~huddle_ai.index.backends.choose_backend` on
+    ``cpu_probe`` (default: this machine, read now): OpenVINO where the CPU
+    supports it, else torch.
+    """
+    backend = settings.embedding_backend
+    if backend == "fake":
         return FakeEmbedder()
-    if settings.embedding_backend == "openvino":
-        try:
-            from huddle_ai.index.openvino_backend import OpenVINOEmbedder
-        except ImportError as exc:
-            raise ConfigurationError(f"the openvino backend is not available here: {exc}") from exc
-        return OpenVINOEmbedder(
-            settings.embedding_model,
-            batch_size=settings.embedding_batch_size,
-            cache_dir=settings.data_dir / "openvino-cache",  # the converted model, user-private
+    if backend == "openvino":
+        return _openvino(settings, "auto")
+    if backend == "auto":
+        choice = choose_backend(
+            settings.embedding_model, cpu_probe if cpu_probe is not None else CpuProbe.read()
         )
+        if choice.backend == "openvino" and choice.precision is not None:
+            try:
+                return _openvino(settings, choice.precision)
+            except Exception as exc:  # a conversion or compilation failure: torch still works
+                log.warning("embedding backend auto: openvino failed (%s); using torch", exc)
+    return _torch(settings)
+
+
+def _torch(settings: Settings) -> Embedder:
     return SentenceTransformerEmbedder(
         settings.embedding_model, batch_size=settings.embedding_batch_size
     )
+
+
+def _openvino(settings: Settings, precision: Literal["auto", "bf16", "f32"]) -> Embedder:
+    try:
+        from huddle_ai.index.openvino_backend import OpenVINOEmbedder
+    except ImportError as exc:
+        raise ConfigurationError(f"the openvino backend is not available here: {exc}") from exc
+    return OpenVINOEmbedder(
+        settings.embedding_model,
+        batch_size=settings.embedding_batch_size,
+        precision=precision,
+        cache_dir=settings.data_dir / "openvino-cache",  # the converted model, user-private
+    )
+
+
+def _embedder_with_id(settings: Settings, embedder_id: str) -> Embedder | None:
+    """The embedder of the settings' model whose id is ``embedder_id``, or ``None``
+    when no backend of these settings produces that id (another model, say)."""
+    backend = embedder_id.split(":", 1)[0]
+    built: Embedder
+    if backend == "torch":
+        built = _torch(settings)
+    elif backend in ("openvino-f32", "openvino-bf16"):
+        built = _openvino(settings, "bf16" if backend == "openvino-bf16" else "f32")
+    else:
+        return None
+    return built if built.id == embedder_id else None
 
 
 def build_store(settings: Settings, embedder: Embedder, database: Database | None = None) -> Store:
@@ -98,6 +141,15 @@ def build_store(settings: Settings, embedder: Embedder, database: Database | Non
     return Store.embedded(settings.data_dir, embedder.id, database)
 
 
+@dataclass(frozen=True)
+class _Backend:
+    """An embedder, the store handle tagged with its id, and the generators on it."""
+
+    embedder: Embedder
+    store: Store
+    generators: Generators
+
+
 class HuddleAI:
     """Ingest, retrieve, delete and export an organization's learning records.
 
@@ -107,6 +159,12 @@ class HuddleAI:
     :class:`FakeEmbedder`). Without ``settings`` the embedder and the store
     must be given; what is still built then takes the documented defaults of
     :class:`Settings` (the offline grounded generator), never the environment.
+
+    With ``embedding_backend="auto"`` (the default) and the embedder and store
+    built here, an organization already indexed by another backend (torch,
+    say, before ``auto`` chose OpenVINO) keeps that backend: see
+    :meth:`embedder_for`. ``cpu_probe`` stands in for this machine in
+    ``auto``'s choice (tests).
     """
 
     def __init__(
@@ -117,6 +175,7 @@ class HuddleAI:
         store: Store | None = None,
         database: Database | None = None,
         generators: Generators | None = None,
+        cpu_probe: CpuProbe | None = None,
     ) -> None:
         if settings is None and (embedder is None or store is None):
             raise ConfigurationError(
@@ -125,7 +184,9 @@ class HuddleAI:
             )
         # the declared defaults, not the environment: only the edges read the environment
         self.settings = settings if settings is not None else Settings.model_construct()
-        self.embedder = embedder if embedder is not None else build_embedder(self.settings)
+        self.embedder = (
+            embedder if embedder is not None else build_embedder(self.settings, cpu_probe=cpu_probe)
+        )
         # the relational store (the store's, when one is given); no connection until first use
         if database is None and store is not None and store.database is not None:
             database = store.database
@@ -142,6 +203,60 @@ class HuddleAI:
         )
         # learners and labelled histories, valid until the store's next write
         self.context_cache = ContextCache()
+        # auto: the backends of organizations indexed before, by embedder id, built on use
+        self._per_org = self.settings.embedding_backend == "auto" and embedder is None
+        self._per_org = self._per_org and store is None
+        self._given_generators = generators
+        self._others: dict[str, _Backend] = {}
+        self._unusable: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    # -- the backend of an organization ---------------------------------------
+
+    def embedder_for(self, org: str) -> Embedder:
+        """The embedder ``org``'s vectors come from: :attr:`embedder`, except under
+        ``auto`` for an organization indexed by another backend, which keeps it
+        (one index never mixes two backends; ``reindex`` moves it to :attr:`embedder`).
+
+        Raises :class:`BackendMismatchError` when that backend cannot be loaded here.
+        """
+        return self._for(org).embedder
+
+    def _for(self, org: str) -> _Backend:
+        default = _Backend(self.embedder, self.store, self.generators)
+        if not self._per_org:
+            return default
+        recorded = self.store.embedder_of(validate_org(org))
+        if recorded is None or recorded == self.embedder.id:
+            return default
+        with self._lock:  # one model load per backend, whatever the threads
+            got = self._others.get(recorded)
+            if got is None and recorded not in self._unusable:
+                got = self._load(recorded)
+        if got is None:
+            raise BackendMismatchError(
+                f"organization {org!r} was indexed with embedder {recorded!r}, which cannot "
+                f"be loaded here ({self._unusable[recorded]}); run `huddle-ai reindex --org "
+                f"{org}` to switch it to {self.embedder.id!r}"
+            )
+        return got
+
+    def _load(self, embedder_id: str) -> _Backend | None:
+        try:
+            embedder = _embedder_with_id(self.settings, embedder_id)
+        except Exception as exc:  # openvino missing, no bf16 on this CPU, a model that fails
+            self._unusable[embedder_id] = (str(exc).strip().splitlines() or [repr(exc)])[0]
+            return None
+        if embedder is None:
+            self._unusable[embedder_id] = "the configured model does not produce it"
+            return None
+        generators = self._given_generators
+        if generators is None:
+            generators = build_generators(self.settings, embedder)
+        got = self._others[embedder_id] = _Backend(
+            embedder, self.store.retagged(embedder_id), generators
+        )
+        return got
 
     # -- ingest ------------------------------------------------------------
 
@@ -166,9 +281,10 @@ class HuddleAI:
             parsed = read_file(Path(source), kind)
         else:
             parsed = parsed_from(source)
+        b = self._for(org)
         return ingest(
-            self.store,
-            self.embedder,
+            b.store,
+            b.embedder,
             org,
             parsed,
             skip_invalid=skip_invalid,
@@ -197,9 +313,10 @@ class HuddleAI:
                 )
         elif solution_id is not None or huddle_id is not None or text is not None:
             raise InvalidInputError("give a SimilarRequest or its fields, not both")
+        b = self._for(org)
         return similar(
-            self.store,
-            self.embedder,
+            b.store,
+            b.embedder,
             org,
             solution_id=request.solution_id,
             text=request.text,
@@ -246,17 +363,22 @@ class HuddleAI:
         """Repair the vector index after an interrupted write, for ``org`` or every
         organization with pending entries; returns index entries repaired per org."""
         if org is not None:
-            return {org: self.store.sync(validate_org(org), self._embed)}
+            return {org: self._sync(validate_org(org))}
         done: dict[str, int] = {}
         for o in self.store.pending_orgs():
             try:
-                done[o] = self.store.sync(o, self._embed)
+                done[o] = self._sync(o)
             except BackendMismatchError:
                 continue  # indexed by another embedder: its reindex settles it
         return done
 
-    def _embed(self, texts: Sequence[str]) -> Vectors:
-        return self.embedder.embed(list(texts))
+    def _sync(self, org: str) -> int:
+        b = self._for(org)
+
+        def embed(texts: Sequence[str]) -> Vectors:
+            return b.embedder.embed(list(texts))
+
+        return b.store.sync(org, embed)
 
     def delete_org(self, org: str) -> None:
         if not self.store.delete_org(validate_org(org)):
@@ -266,7 +388,8 @@ class HuddleAI:
         self, org: str, *, force: bool = False, progress: Progress | None = None
     ) -> ReindexReport:
         """Re-embed every stored text of ``org`` with this engine's embedder
-        (needed after switching backends); records are kept as they are."""
+        (:attr:`embedder`: the one ``auto`` chose, also for an organization that
+        kept another backend); needed after switching backends. Records are kept."""
         return reindex(self.store, self.embedder, org, force=force, progress=progress)
 
     def solution(self, org: str, solution_id: str) -> Solution:
@@ -300,15 +423,16 @@ class HuddleAI:
                 request = SuggestRequest(solution_id=request, huddle_id=huddle_id, text=text, k=k)
         elif huddle_id is not None or text is not None:
             raise InvalidInputError("give a SuggestRequest or its fields, not both")
-        configured, fallback = self.generators
+        b = self._for(org)
+        configured, fallback = b.generators
         chosen = generator if generator is not None else configured
         if fallback is None and chosen is not configured:
             fallback = configured
         if chosen is fallback:
             fallback = None
         return suggest(
-            self.store,
-            self.embedder,
+            b.store,
+            b.embedder,
             org,
             solution_id=request.solution_id,
             text=request.text,
@@ -333,7 +457,7 @@ class HuddleAI:
             with validated():
                 request = MatchRequest(huddle_id=request)
         return match_reviewers(
-            self.store,
+            self._for(org).store,
             org,
             request.huddle_id,
             k=request.k,
@@ -360,7 +484,7 @@ class HuddleAI:
             with validated():
                 request = NextReviewersRequest(solution_id=request)
         return next_reviewers(
-            self.store,
+            self._for(org).store,
             org,
             request.solution_id,
             n=request.n,
@@ -382,7 +506,7 @@ class HuddleAI:
 
         request = request if request is not None else PartnersRequest()
         return match_partners(
-            self.store,
+            self._for(org).store,
             org,
             learners=request.learners,
             huddle_id=request.huddle_id,
@@ -402,7 +526,7 @@ class HuddleAI:
 
         request = request if request is not None else AffinityRequest()
         return affinity_scores(
-            self.store,
+            self._for(org).store,
             org,
             huddle_id=request.huddle_id,
             learners=request.learners,

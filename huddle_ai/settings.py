@@ -32,7 +32,13 @@ class Settings(BaseSettings):
         default=None,
         description="sentence-transformers model name or path; the packaged MiniLM when unset.",
     )
-    embedding_backend: Literal["torch", "openvino", "fake"] = "torch"
+    embedding_backend: Literal["auto", "torch", "openvino", "fake"] = Field(
+        default="auto",
+        description=(
+            "'auto': OpenVINO where the CPU supports it (AVX2), else torch; "
+            "an organization keeps the backend it was indexed with."
+        ),
+    )
     embedding_batch_size: int = Field(default=16, ge=1, le=1024)
 
     llm_base_url: str | None = Field(default=None, description="OpenAI-compatible base URL.")

@@ -155,7 +155,13 @@ def _with_cached_vectors(conf: Settings, cache: Path) -> HuddleAI:
     from huddle_ai.engine import build_embedder
     from huddle_ai.evals.vectors import CachedEmbedder
 
-    name = f"{conf.embedding_backend}:{conf.embedding_model}"
+    backend: str = conf.embedding_backend
+    if backend == "auto":  # what auto runs on this machine: the cache records its id
+        from huddle_ai.index.backends import CpuProbe, choose_backend
+
+        choice = choose_backend(conf.embedding_model, CpuProbe.read())
+        backend = f"{choice.backend}-{choice.precision}" if choice.precision else choice.backend
+    name = f"{backend}:{conf.embedding_model}"
     return HuddleAI(conf, embedder=CachedEmbedder(name, lambda: build_embedder(conf), cache))
 
 

@@ -27,12 +27,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from huddle_ai.errors import ConfigurationError
+from huddle_ai.index.backends import BF16_FLAGS
 from huddle_ai.index.embeddings import Embedder, Vectors, default_model_path, normalize
 
 __all__ = ["OpenVINOEmbedder", "cpu_supports_bf16"]
 
 Precision = Literal["auto", "bf16", "f32"]
-_BF16_FLAGS = {"avx512_bf16", "amx_bf16"}
 
 
 def cpu_supports_bf16(capabilities: Sequence[str], cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
@@ -48,7 +48,7 @@ def cpu_supports_bf16(capabilities: Sequence[str], cpuinfo: Path = Path("/proc/c
     except OSError:
         return True  # no /proc (not Linux): trust OpenVINO
     flags = {f for line in text.splitlines() if line.startswith("flags") for f in line.split()}
-    return bool(flags & _BF16_FLAGS)
+    return bool(flags & BF16_FLAGS)
 
 
 def _model_key(path: Path, max_len: int) -> str:

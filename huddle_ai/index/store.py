@@ -25,6 +25,7 @@ opened; its collections are then marked so it never happens again.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -104,6 +105,14 @@ class Store:
         self._max_batch = int(client.get_max_batch_size())
         if database is not None:
             self._backfill()
+
+    def retagged(self, embedder_id: str) -> Store:
+        """The same Chroma client and database, for collections of another embedder
+        (an engine serving organizations indexed by two backends); nothing is copied."""
+        other = copy.copy(self)
+        other.embedder_id = embedder_id
+        other._collections = {}
+        return other
 
     @classmethod
     def embedded(cls, path: Path, embedder_id: str, database: Database | None = None) -> Store:
