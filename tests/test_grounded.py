@@ -614,3 +614,52 @@ def test_reused_sentences_that_lean_on_another_context_are_left_out() -> None:
     assert with_her.sentences("Ask her how the timer felt.", parent) == [
         "Ask her how the timer felt."
     ]
+
+
+def test_the_organizations_way_of_praising_a_quoted_passage_is_mirrored() -> None:
+    """A facilitator's sentence that quotes its own solution becomes a frame for this
+    learner's passage; frames that ask for something, name another criterion's ideas or
+    carry the other work's specifics are not used."""
+    from huddle_ai.suggest.context import FeedbackContext
+    from huddle_ai.suggest.generators.writing import _framed, _frames, _Reuse
+    from huddle_ai.suggest.privacy import Redactor
+
+    this = (
+        "Stand-ups run long. From Monday I will cap them at ten minutes with a timer "
+        "and ask the team in a month whether it helped."
+    )
+    parent = LabelledSolution(
+        id="p",
+        text="Orders wait for approval. I will let Priya approve orders under 500 EUR.",
+        assessment=Level.MET,
+        feedback=(
+            "'let Priya approve orders' is exactly the kind of change we want. "
+            "Add how you will check it, e.g. 'orders under 500 EUR' per week? "
+            "'orders wait for approval' shows the problem the flour supplier had."
+        ),
+    )
+    ctx = FeedbackContext(
+        org="o", huddle=WAREHOUSE, solution_text=this, items=[], token_budget=500, history=[parent]
+    )
+    rubric = content_words("\n".join(c.own_text() for c in WAREHOUSE.rubric))
+    reuse = _Reuse(
+        sources=allowed_sources(WAREHOUSE, this),
+        known=content_words(this) | rubric,
+        rubric=rubric,
+        mine=content_words(this),
+        redactor=Redactor(),
+        praise=True,
+        tokens=frozenset(re.findall(r"\w+", this.lower())),
+    )
+    frames = _frames(ctx, reuse, None)
+    # the question is advice, the last names the other work's supplier: one frame is left
+    assert [f.text for f in frames] == ["{q} is exactly the kind of change we want."]
+    crit = content_words(WAREHOUSE.rubric[0].own_text())
+    said = _framed(frames[0], crit, "I will cap them at ten minutes with a timer")
+    assert (
+        said == "\u201cI will cap them at ten \u2026\u201d is exactly the kind of change we want."
+    )
+    assert not untraceable(said, allowed_sources(WAREHOUSE, this))
+    # a frame naming the ideas of one criterion is not said about another
+    named = frames[0].__class__(text="{q} states the change.", words=4, rubric=frozenset({"xyzzy"}))
+    assert _framed(named, crit, "a timer") is None

@@ -31,6 +31,7 @@ __all__ = [
     "Sources",
     "Specific",
     "allowed_sources",
+    "common_word",
     "huddle_sources",
     "specifics",
     "untraceable",
@@ -86,6 +87,15 @@ def _zipf(word: str) -> float:
     from wordfreq import zipf_frequency
 
     return float(zipf_frequency(word, "en"))
+
+
+# A word at least this frequent (Zipf 4.5: about once in 30,000 words) is everyday English.
+COMMON_ZIPF = 4.5
+
+
+def common_word(word: str) -> bool:
+    """Whether ``word`` is everyday English, not the vocabulary of one context."""
+    return _zipf(word.lower()) >= COMMON_ZIPF
 
 
 def _norm(text: str) -> str:

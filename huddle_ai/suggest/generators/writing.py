@@ -27,7 +27,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -37,8 +37,15 @@ from huddle_ai.suggest.assessment import PointScore, content_words
 from huddle_ai.suggest.context import FeedbackContext, LabelledSolution
 from huddle_ai.suggest.generators.judgement import CriterionJudgement, Judgement
 from huddle_ai.suggest.privacy import Redactor, without_instructions
-from huddle_ai.suggest.provenance import Sources, allowed_sources, huddle_sources, untraceable
+from huddle_ai.suggest.provenance import (
+    Sources,
+    allowed_sources,
+    common_word,
+    huddle_sources,
+    untraceable,
+)
 from huddle_ai.suggest.suggestion import CriterionAssessment, Suggestion, SuggestionBody
+from huddle_ai.text import STOPWORDS, stem
 
 __all__ = ["compose", "quote", "sentences"]
 
@@ -266,6 +273,85 @@ def _choose_style(style: _Style, reuse: _Reuse) -> list[str]:
     return best
 
 
+# a quoted span of past feedback: 'like this', “like this” or "like this"
+_QUOTED = re.compile(
+    r"(?<!\w)['\u2018\u201c\"]([^'\u2019\u201d\"\n]{3,160})['\u2019\u201d\"](?!\w)"
+)
+_SLOT = "{q}"
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """How the organization's facilitators praise a passage they quote from the work:
+    a sentence of past feedback with its verbatim quote taken out ("{q} is observable.")."""
+
+    text: str
+    words: int  # length of the quote it held
+    rubric: frozenset[str]  # the rubric ideas it names
+
+
+def _frames(
+    context: FeedbackContext, reuse: _Reuse, vector: NDArray[np.float32] | None
+) -> list[_Frame]:
+    """Praise frames of past feedback (this huddle's, else the organization's), best first.
+
+    A frame comes from a sentence that quotes its own solution verbatim and asks for
+    nothing; what is left once the quote is taken out must pass every check a reused
+    sentence passes (provenance, no word of the other work, nobody named, not about
+    the other work). Frames of the most similar solutions come first. An organization
+    whose facilitators never quote the work has none, and the draft keeps its own
+    wording.
+    """
+    own = [h for h in context.history if h.feedback]
+    pool = own or [h for o in context.org_history for h in o.history if h.feedback]
+
+    def closeness(h: LabelledSolution) -> float:
+        if h.vector is None or vector is None or len(h.vector) != len(vector):
+            return 0.0
+        return float(np.dot(np.asarray(h.vector, np.float32), vector))
+
+    out: list[_Frame] = []
+    seen: set[str] = set()
+    for h in sorted(pool, key=closeness, reverse=True)[:_MBR_POOL]:
+        work = h.text.lower()
+        for sent in sentences(without_instructions(h.feedback or "")):
+            quoted = [m for m in _QUOTED.finditer(sent) if m.group(1).lower() in work]
+            if len(quoted) != 1 or len(_QUOTED.findall(sent)) != 1:
+                continue  # one quote of the work, nothing else quoted
+            m = quoted[0]
+            frame = (sent[: m.start()] + _SLOT + sent[m.end() :]).strip()
+            tokens = set(_TOKEN.findall(frame.lower()))
+            if tokens & _GAP_WORDS or frame.endswith("?") or len(tokens) < 3:
+                continue  # advice or a question, not praise of what is there
+            key = frame.lower()
+            if key in seen:
+                continue
+            probe = frame.replace(_SLOT, "").replace("  ", " ").strip()
+            if any(
+                stem(w) not in reuse.known and w not in reuse.sources.generic
+                for w in _TOKEN.findall(probe.lower())
+                if len(w) >= 4 and w.isalpha() and w not in STOPWORDS and not common_word(w)
+            ):
+                continue  # a word of another context ("the flour supplier"), not a style
+            # (its praise is of the quoted passage, which is evidence for the criterion
+            # the frame is said about: so the praise rule does not apply)
+            if replace(reuse, praise=False).sentences(probe, h) != [probe]:
+                continue  # what it says besides the quote does not hold for this work
+            seen.add(key)
+            rubric = frozenset(content_words(probe) & reuse.rubric)
+            out.append(_Frame(frame, len(m.group(1).split()), rubric))
+    return out
+
+
+def _framed(frame: _Frame, criterion_words: set[str], evidence: str) -> str | None:
+    """``evidence`` said the organization's way, if ``frame`` is about this criterion."""
+    if frame.rubric - criterion_words:
+        return None  # it names rubric ideas of another criterion
+    said = frame.text.replace(_SLOT, quote(evidence, max(4, min(frame.words + 2, 16))), 1)
+    said = said[0].upper() + said[1:]
+    return said if said[-1] in ".!" else said + "."
+
+
 def _passages(judgement: Judgement, redactor: Redactor) -> dict[str, PointScore]:
     """The best covered passage per criterion, no passage used for two criteria."""
     used: set[str] = set()
@@ -390,10 +476,19 @@ def compose(
     budget = max(style.words, len(" ".join(lines).split())) if known_style else 45
     terse = known_style and style.words <= 6
     own: list[str] = []
+    frames = _frames(context, reuse, judgement.vector) if known_style else []
     for cj in sorted(judgement.criteria, key=lambda c: -c.level.score):
         p = passages.get(cj.criterion.id)
         if p is not None and cj.level != Level.NOT_MET:
-            own.append(f"For {cj.criterion.name}, {quote(p.evidence or '', 16)} works well.")
+            said = None
+            words = content_words(cj.criterion.own_text())
+            for f in frames:
+                said = _framed(f, words, p.evidence or "")
+                if said is not None:
+                    frames.remove(f)  # each of the organization's frames said once
+                    break
+            plain = f"For {cj.criterion.name}, {quote(p.evidence or '', 16)} works well."
+            own.append(said or plain)
     if level != Level.MET:
         own += [_ask(cj, points) for cj, points in _by_criterion(gaps)]
         if level == Level.NOT_MET:
