@@ -345,7 +345,9 @@ def _records_on_postgres() -> Iterator[dict[str, str] | None]:
     """With HUDDLE_AI_TEST_DATABASE_URL set, every data directory's default database
     (what ``Store.embedded`` and the settings use when no URL is configured) is a
     throw-away PostgreSQL database instead of SQLite: the whole suite, or any test
-    file, then runs on PostgreSQL. Real subprocesses still use SQLite."""
+    file, then runs on PostgreSQL. Worker subprocesses started through
+    ``tests.jobs_helpers.worker_env`` get the same database; other real
+    subprocesses (one-shot CLI runs that read what they wrote) use SQLite."""
     if not os.environ.get("HUDDLE_AI_TEST_DATABASE_URL"):
         yield None
         return
@@ -363,6 +365,11 @@ def _records_on_postgres() -> Iterator[dict[str, str] | None]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("huddle_ai.index.database.engine.default_url", url_for)
         mp.setattr("huddle_ai.index.store.default_url", url_for)
+        # a worker subprocess on the same data directory opens the same database
+        mp.setattr(
+            "tests.jobs_helpers.database_env",
+            lambda data_dir: {"HUDDLE_AI_DATABASE_URL": url_for(Path(data_dir))},
+        )
         yield made
     for url in made.values():
         pg.drop(url)
@@ -381,6 +388,11 @@ def _drop_test_databases(
     root = str(request.getfixturevalue("tmp_path").resolve())
     yield
     pg = PostgresDatabases(_pg_server())
-    for key in [k for k in _records_on_postgres if k.startswith(root)]:
+    mine = [k for k in _records_on_postgres if k.startswith(root)]
+    if mine and os.environ.get("HUDDLE_AI_TEST_DB_LOG"):
+        # which tests open a data directory's database (tests/postgres_files.txt)
+        with open(os.environ["HUDDLE_AI_TEST_DB_LOG"], "a") as log:
+            log.write(request.node.nodeid + "\n")
+    for key in mine:
         pg.drop(_records_on_postgres.pop(key))
     pg.admin.dispose()

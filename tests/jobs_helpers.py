@@ -36,9 +36,17 @@ def flushed(url: str) -> redis.Redis:
     return conn
 
 
+def database_env(data_dir: Path) -> dict[str, str]:
+    """What a subprocess on ``data_dir`` needs to open the same record database as
+    this process: nothing (the data directory's SQLite) unless the suite runs on
+    PostgreSQL, where tests/conftest.py replaces this with the database it made."""
+    return {}
+
+
 def worker_env(redis_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
     env = {
         **os.environ,
+        **database_env(data_dir),
         "HUDDLE_AI_REDIS_URL": redis_url,
         "HUDDLE_AI_DATA_DIR": str(data_dir),
         "HUDDLE_AI_EMBEDDING_BACKEND": "fake",

@@ -374,3 +374,13 @@ def test_a_deletion_the_index_missed_is_finished_by_the_next_sync(
     assert index_of_org(restarted.store, "acme") == {
         r.id: r.content_hash() for r in restarted.records("acme")
     }
+
+
+def test_the_ci_postgresql_file_list_names_test_files_that_exist() -> None:
+    """.ci/run runs tests/postgres_files.txt again on PostgreSQL: a renamed file must not
+    silently drop out of that run."""
+    here = Path(__file__).resolve().parent
+    listed = [ln.strip() for ln in (here / "postgres_files.txt").read_text().splitlines()]
+    assert listed and all(ln.startswith("tests/test_") for ln in listed)
+    assert [ln for ln in listed if not (here.parent / ln).is_file()] == []
+    assert "postgres_files.txt" in (here.parent / ".ci" / "run").read_text()
