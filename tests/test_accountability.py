@@ -99,13 +99,14 @@ SECRET = "s3cret-for-tests"
 POLICY = FollowupPolicy(queue="acct-test", webhook_queue="acct-test-webhooks")
 
 
-def drain(settings: Settings, hai: HuddleAI) -> None:
-    """A burst worker with rq's scheduler, in this process."""
+def drain(settings: Settings, hai: HuddleAI, policy: FollowupPolicy = POLICY) -> None:
+    """A burst worker with rq's scheduler, in this process (a fresh worker each call:
+    a restart)."""
     saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         worker.run(
             settings,
-            [POLICY.queue, POLICY.webhook_queue],
+            [policy.queue, policy.webhook_queue],
             burst=True,
             hai=hai,
             logging_level="WARNING",

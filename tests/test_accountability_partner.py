@@ -9,7 +9,6 @@ real HTTP pairing the isolated through the partner matcher (or not, with
 from __future__ import annotations
 
 import json
-import signal
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,11 +32,12 @@ from huddle_ai.accountability.periodic import scheduled_ticks, tick
 from huddle_ai.demo import DEMO_ORG, demo_path
 from huddle_ai.index.database import Database
 from huddle_ai.index.database import accountability as q
-from huddle_ai.service import webhooks, worker
+from huddle_ai.service import webhooks
 from huddle_ai.service.api import create_app
 from huddle_ai.settings import Settings
 from tests.jobs_helpers import serving
 from tests.test_accountability import SECRET, Receiver, enroll_lines, receiver
+from tests.test_accountability import drain as _drain
 
 __all__ = ["receiver"]  # the fixture, for pytest
 
@@ -47,19 +47,7 @@ EPOCH = datetime(2000, 1, 3, tzinfo=UTC)
 
 
 def drain(settings: Settings, hai: HuddleAI) -> None:
-    """One burst worker with rq's scheduler: a fresh worker each call (a restart)."""
-    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        worker.run(
-            settings,
-            [POLICY.queue, POLICY.webhook_queue],
-            burst=True,
-            hai=hai,
-            logging_level="WARNING",
-        )
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
+    _drain(settings, hai, POLICY)
 
 
 def _commit(

@@ -7,7 +7,6 @@ rq's scheduler runs on real time, so the ticks are placed in the past."""
 
 from __future__ import annotations
 
-import signal
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,9 +18,10 @@ from huddle_ai.accountability import Accountability, FollowupPolicy, ManualClock
 from huddle_ai.accountability.followups import WebhookSender
 from huddle_ai.accountability.periodic import next_tick, scheduled_ticks, tick
 from huddle_ai.index.database import Database
-from huddle_ai.service import webhooks, worker
+from huddle_ai.service import webhooks
 from huddle_ai.settings import Settings
 from tests.test_accountability import SECRET, Receiver, enroll_lines, receiver
+from tests.test_accountability import drain as _drain
 
 __all__ = ["receiver"]  # the fixture, for pytest
 
@@ -36,19 +36,7 @@ ORG = "acme-sweep"
 
 
 def drain(settings: Settings, hai: HuddleAI) -> None:
-    """One burst worker with rq's scheduler: a fresh worker each call (a restart)."""
-    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        worker.run(
-            settings,
-            [POLICY.queue, POLICY.webhook_queue],
-            burst=True,
-            hai=hai,
-            logging_level="WARNING",
-        )
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
+    _drain(settings, hai, POLICY)
 
 
 def test_next_tick_is_on_the_grid_and_catches_up_once() -> None:
