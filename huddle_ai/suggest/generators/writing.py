@@ -293,7 +293,7 @@ class _Frame:
 def _frames(
     context: FeedbackContext, reuse: _Reuse, vector: NDArray[np.float32] | None
 ) -> list[_Frame]:
-    """Praise frames of past feedback (this huddle's, else the organization's), best first.
+    """Praise frames of this huddle's past feedback, best first.
 
     A frame comes from a sentence that quotes its own solution verbatim and asks for
     nothing; what is left once the quote is taken out must pass every check a reused
@@ -302,8 +302,9 @@ def _frames(
     whose facilitators never quote the work has none, and the draft keeps its own
     wording.
     """
-    own = [h for h in context.history if h.feedback]
-    pool = own or [h for o in context.org_history for h in o.history if h.feedback]
+    # this huddle's own history only: a frame from another huddle's feedback praises
+    # that huddle's ideas (on new huddles it cost a little closeness, demo and open_ended)
+    pool = [h for h in context.history if h.feedback]
 
     def closeness(h: LabelledSolution) -> float:
         if h.vector is None or vector is None or len(h.vector) != len(vector):
