@@ -559,3 +559,27 @@ def test_gate_reads_each_scorers_direction() -> None:
     # counts regress up from 0 (absolute); latency stays relative (20% < 50%)
     assert {f.metric for f in compare(worse, clean)} == {"misquotes", "provenance"}
     assert compare(clean, worse) == []
+
+
+@pytest.mark.parametrize("cached", [True, False], ids=["cached", "no-cache"])
+def test_a_runs_folder_outlives_a_change_of_embedding_backend(
+    cached: bool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A runs folder first used on one backend (the fake one here) and then on another
+    (the real model) runs on both: each embedder gets its own scratch store, so the
+    second run never meets an index of the first ("indexed with embedder …")."""
+    monkeypatch.delenv("HUDDLE_AI_LLM_BASE_URL", raising=False)
+    suite = write_suite(tmp_path)
+    runs = tmp_path / "runs"
+    flags = [] if cached else ["--no-cache"]
+    for backend in ("fake", "torch"):
+        monkeypatch.setenv("HUDDLE_AI_EMBEDDING_BACKEND", backend)
+        rc = cli(["eval", "run", str(suite), "--runs-dir", str(runs), *flags])
+        out = capsys.readouterr()
+        assert rc == 0, out.err
+        assert "indexed with embedder" not in out.err
+    stores = sorted(p.name for p in (runs / "store").iterdir())
+    assert len(stores) == 2 and stores[0].startswith("fake") and stores[1].startswith("torch")

@@ -6,7 +6,9 @@ its threshold (or regressed against ``--baseline`` with ``--fail-on-regression``
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -112,13 +114,17 @@ def run_cmd(
 
     loaded = load_suite(suite)
     variants = parse_variants(generator or loaded.generators, prompt or loaded.prompts)
-    conf = settings().model_copy(update={"data_dir": runs_dir / "store", "chroma_url": None})
+    # one scratch store per embedder: a run on another backend (``auto`` choosing
+    # another one, or a changed setting) never meets an index of the old one
+    name = _embedder_name(settings())
+    scratch = runs_dir / "store" / _folder(name)
+    conf = settings().model_copy(update={"data_dir": scratch, "chroma_url": None})
     base = (
         load_run(runs_dir, baseline, loaded.name, leave_one_huddle_out=leave_one_huddle_out)
         if baseline
         else None
     )
-    hai = engine(base=conf) if no_cache else _with_cached_vectors(conf, runs_dir / "cache")
+    hai = engine(base=conf) if no_cache else _with_cached_vectors(conf, name, runs_dir / "cache")
     models = _scorer_models(weights, calibrated_path(settings().data_dir, loaded.org_id))
     grader = _judge(judge_prompt) if judge else None
     result = run_suite(
@@ -149,19 +155,29 @@ def run_cmd(
         raise typer.Exit(1)
 
 
-def _with_cached_vectors(conf: Settings, cache: Path) -> HuddleAI:
+def _embedder_name(conf: Settings) -> str:
+    """The embedder ``conf`` runs on this machine (``auto`` resolved)."""
+    backend: str = conf.embedding_backend
+    if backend == "auto":
+        from huddle_ai.index.backends import CpuProbe, choose_backend
+
+        choice = choose_backend(conf.embedding_model, CpuProbe.read())
+        backend = f"{choice.backend}-{choice.precision}" if choice.precision else choice.backend
+    return f"{backend}:{conf.embedding_model}"
+
+
+def _folder(name: str) -> str:
+    """A folder name for ``name`` (which may hold a model path)."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_")[:48]
+    return f"{slug}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
+def _with_cached_vectors(conf: Settings, name: str, cache: Path) -> HuddleAI:
     """The engine with its embedder behind the run's vector cache: a cached run
     loads the embedding model only for a text it has not embedded before."""
     from huddle_ai.engine import build_embedder
     from huddle_ai.evals.vectors import CachedEmbedder
 
-    backend: str = conf.embedding_backend
-    if backend == "auto":  # what auto runs on this machine: the cache records its id
-        from huddle_ai.index.backends import CpuProbe, choose_backend
-
-        choice = choose_backend(conf.embedding_model, CpuProbe.read())
-        backend = f"{choice.backend}-{choice.precision}" if choice.precision else choice.backend
-    name = f"{backend}:{conf.embedding_model}"
     return HuddleAI(conf, embedder=CachedEmbedder(name, lambda: build_embedder(conf), cache))
 
 
