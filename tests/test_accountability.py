@@ -116,6 +116,23 @@ def drain(settings: Settings, hai: HuddleAI, policy: FollowupPolicy = POLICY) ->
             signal.signal(sig, handler)
 
 
+def loop_engine(db: Database, redis_url: str, tmp_path: Path) -> tuple[Settings, HuddleAI]:
+    """Settings and an engine for the follow-up loop: webhooks signed with ``SECRET`` and
+    sent once (no retries), the fake embedder, ``db`` as the database."""
+    settings = Settings(
+        data_dir=tmp_path,
+        redis_url=redis_url,
+        webhook_secret=SecretStr(SECRET),
+        webhook_retries=0,
+        embedding_backend="fake",
+    )
+    embedder = FakeEmbedder()
+    hai = HuddleAI(
+        settings, embedder=embedder, store=Store.embedded(tmp_path / "s", embedder.id), database=db
+    )
+    return settings, hai
+
+
 def enroll_lines(*learners: str, cohort: str = "spring") -> list[str]:
     return [
         json.dumps({"kind": "enrollment", "learner_id": lid, "cohort": cohort}) for lid in learners
@@ -125,17 +142,7 @@ def enroll_lines(*learners: str, cohort: str = "spring") -> list[str]:
 def test_next_step_to_webhooks_end_to_end(
     db: Database, own_redis: str, receiver: Receiver, tmp_path: Path
 ) -> None:
-    settings = Settings(
-        data_dir=tmp_path,
-        redis_url=own_redis,
-        webhook_secret=SecretStr(SECRET),
-        webhook_retries=0,
-        embedding_backend="fake",
-    )
-    embedder = FakeEmbedder()
-    hai = HuddleAI(
-        settings, embedder=embedder, store=Store.embedded(tmp_path / "s", embedder.id), database=db
-    )
+    settings, hai = loop_engine(db, own_redis, tmp_path)
     hai.ingest(DEMO_ORG, demo_path())
     conn = redis.Redis.from_url(own_redis)
     # time is injected: the loop's "now" is 3 days ago in wall-clock terms, so the

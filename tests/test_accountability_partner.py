@@ -17,7 +17,6 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from pydantic import SecretStr
 
 from huddle_ai import FakeEmbedder, HuddleAI, Store
 from huddle_ai.accountability import Accountability, FollowupPolicy, ManualClock
@@ -28,7 +27,7 @@ from huddle_ai.accountability.followups import (
     partner_step_key,
     run_partner_step,
 )
-from huddle_ai.accountability.periodic import scheduled_ticks, tick
+from huddle_ai.accountability.periodic import scheduled_ticks
 from huddle_ai.demo import DEMO_ORG, demo_path
 from huddle_ai.index.database import Database
 from huddle_ai.index.database import accountability as q
@@ -36,8 +35,9 @@ from huddle_ai.service import webhooks
 from huddle_ai.service.api import create_app
 from huddle_ai.settings import Settings
 from tests.jobs_helpers import serving
-from tests.test_accountability import SECRET, Receiver, enroll_lines, receiver
+from tests.test_accountability import SECRET, Receiver, enroll_lines, loop_engine, receiver
 from tests.test_accountability import drain as _drain
+from tests.test_accountability_sweeps import rerun_tick
 
 __all__ = ["receiver"]  # the fixture, for pytest
 
@@ -67,17 +67,7 @@ def test_partner_silent_is_sent_once_across_sweeps_and_restarts(
     db: Database, redis_url: str, receiver: Receiver, tmp_path: Path
 ) -> None:
     org = f"acme-partner-{db.engine.dialect.name}"
-    settings = Settings(
-        data_dir=tmp_path,
-        redis_url=redis_url,
-        webhook_secret=SecretStr(SECRET),
-        webhook_retries=0,
-        embedding_backend="fake",
-    )
-    embedder = FakeEmbedder()
-    hai = HuddleAI(
-        settings, embedder=embedder, store=Store.embedded(tmp_path / "s", embedder.id), database=db
-    )
+    settings, hai = loop_engine(db, redis_url, tmp_path)
     conn = redis.Redis.from_url(redis_url)
     wall = datetime.now(UTC)
     w0 = EPOCH + HOUR * ((wall - EPOCH) // HOUR)  # the latest hourly grid point
@@ -121,17 +111,7 @@ def test_partner_silent_is_sent_once_across_sweeps_and_restarts(
     drain(settings, hai)  # a new worker: the tick at w0 finds nothing new
     assert len(receiver.got) == 1
     sender = WebhookSender(conn, queue=POLICY.webhook_queue, retries=0)
-    again = tick(
-        db,
-        conn,
-        sender,
-        org,
-        at=w0,
-        every=HOUR,
-        policy=POLICY,
-        risk=acct.risk_in,
-        clock=ManualClock(wall),
-    )  # the tick at w0 re-run (a retried job)
+    again = rerun_tick(db, conn, org, acct, POLICY, at=w0, wall=wall)  # a retried job
     assert again["sent"] == []
     catch_up = enqueue_sweep(conn, org, wall, POLICY)
     drain(settings, hai)

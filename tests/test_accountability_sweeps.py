@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import redis
-from pydantic import SecretStr
 
-from huddle_ai import FakeEmbedder, HuddleAI, Store
+from huddle_ai import HuddleAI
 from huddle_ai.accountability import Accountability, FollowupPolicy, ManualClock
 from huddle_ai.accountability.followups import WebhookSender
 from huddle_ai.accountability.periodic import next_tick, scheduled_ticks, tick
 from huddle_ai.index.database import Database
 from huddle_ai.service import webhooks
 from huddle_ai.settings import Settings
-from tests.test_accountability import SECRET, Receiver, enroll_lines, receiver
+from tests.test_accountability import SECRET, Receiver, enroll_lines, loop_engine, receiver
 from tests.test_accountability import drain as _drain
 
 __all__ = ["receiver"]  # the fixture, for pytest
@@ -39,6 +39,31 @@ def drain(settings: Settings, hai: HuddleAI) -> None:
     _drain(settings, hai, POLICY)
 
 
+def rerun_tick(
+    db: Database,
+    conn: redis.Redis,
+    org: str,
+    acct: Accountability,
+    policy: FollowupPolicy,
+    *,
+    at: datetime,
+    wall: datetime,
+) -> dict[str, Any]:
+    """The hourly tick at ``at`` run again in this process (a retried job), at ``wall``."""
+    sender = WebhookSender(conn, queue=policy.webhook_queue, retries=0)
+    return tick(
+        db,
+        conn,
+        sender,
+        org,
+        at=at,
+        every=HOUR,
+        policy=policy,
+        risk=acct.risk_in,
+        clock=ManualClock(wall),
+    )
+
+
 def test_next_tick_is_on_the_grid_and_catches_up_once() -> None:
     at = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
     assert next_tick(at, HOUR, at + timedelta(minutes=1)) == at + HOUR
@@ -52,18 +77,8 @@ def test_next_tick_is_on_the_grid_and_catches_up_once() -> None:
 def test_periodic_sweep_sends_each_followup_once_across_restarts(
     redis_url: str, receiver: Receiver, tmp_path: Path
 ) -> None:
-    settings = Settings(
-        data_dir=tmp_path,
-        redis_url=redis_url,
-        webhook_secret=SecretStr(SECRET),
-        webhook_retries=0,
-        embedding_backend="fake",
-    )
     db = Database(f"sqlite:///{tmp_path / 'acct.db'}")
-    embedder = FakeEmbedder()
-    hai = HuddleAI(
-        settings, embedder=embedder, store=Store.embedded(tmp_path / "s", embedder.id), database=db
-    )
+    settings, hai = loop_engine(db, redis_url, tmp_path)
     conn = redis.Redis.from_url(redis_url)
     wall = datetime.now(UTC)
     w0 = datetime(2000, 1, 3, tzinfo=UTC) + HOUR * (
@@ -124,19 +139,7 @@ def test_periodic_sweep_sends_each_followup_once_across_restarts(
     assert third not in (first, second)
 
     # the tick at w0 run again (a retried job) and a redeploy: nothing twice, one chain
-    sender = WebhookSender(conn, queue=POLICY.webhook_queue, retries=0)
-    again = tick(
-        db,
-        conn,
-        sender,
-        ORG,
-        at=w0,
-        every=HOUR,
-        policy=POLICY,
-        risk=acct.risk_in,
-        clock=ManualClock(wall),
-    )
-    assert again["sent"] == []
+    assert rerun_tick(db, conn, ORG, acct, POLICY, at=w0, wall=wall)["sent"] == []
     clock.set(wall)
     acct.start_sweeps(conn, ORG, HOUR)
     drain(settings, hai)

@@ -651,7 +651,7 @@ def test_the_organizations_way_of_praising_a_quoted_passage_is_mirrored() -> Non
         praise=True,
         tokens=frozenset(re.findall(r"\w+", this.lower())),
     )
-    frames = _frames(ctx, reuse, None)
+    frames = list(_frames(ctx, reuse, None))
     # the question is advice, the last names the other work's supplier: one frame is left
     assert [f.text for f in frames] == ["{q} is exactly the kind of change we want."]
     crit = content_words(WAREHOUSE.rubric[0].own_text())

@@ -225,10 +225,11 @@ def router(
         if open_store is None:
             return None, "no record store is configured"
         try:
-            indexed_with = open_store("").embedder_of(org)
+            store = open_store("")  # the records are in the database: any embedder id
+            indexed_with = store.embedder_of(org)
             if indexed_with is None:
                 return None, f"organization {org!r} has no records in the record store"
-            return open_store(indexed_with), None
+            return store.retagged(indexed_with), None  # the same client, not a second one
         except (HuddleAIError, OSError, ValueError) as exc:
             return None, f"record store: {str(exc).splitlines()[0] if str(exc) else exc!r}"
 

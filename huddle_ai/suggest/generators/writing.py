@@ -26,7 +26,7 @@ import itertools
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -292,7 +292,7 @@ class _Frame:
 
 def _frames(
     context: FeedbackContext, reuse: _Reuse, vector: NDArray[np.float32] | None
-) -> list[_Frame]:
+) -> Iterator[_Frame]:
     """Praise frames of this huddle's past feedback, best first.
 
     A frame comes from a sentence that quotes its own solution verbatim and asks for
@@ -311,8 +311,10 @@ def _frames(
             return 0.0
         return float(np.dot(np.asarray(h.vector, np.float32), vector))
 
-    out: list[_Frame] = []
     seen: set[str] = set()
+    # (its praise is of the quoted passage, which is evidence for the criterion the
+    # frame is said about: so the praise rule does not apply)
+    checks = replace(reuse, praise=False)
     for h in sorted(pool, key=closeness, reverse=True)[:_MBR_POOL]:
         work = h.text.lower()
         for sent in sentences(without_instructions(h.feedback or "")):
@@ -334,14 +336,34 @@ def _frames(
                 if len(w) >= 4 and w.isalpha() and w not in STOPWORDS and not common_word(w)
             ):
                 continue  # a word of another context ("the flour supplier"), not a style
-            # (its praise is of the quoted passage, which is evidence for the criterion
-            # the frame is said about: so the praise rule does not apply)
-            if replace(reuse, praise=False).sentences(probe, h) != [probe]:
+            if checks.sentences(probe, h) != [probe]:
                 continue  # what it says besides the quote does not hold for this work
             seen.add(key)
             rubric = frozenset(content_words(probe) & reuse.rubric)
-            out.append(_Frame(frame, len(m.group(1).split()), rubric))
-    return out
+            yield _Frame(frame, len(m.group(1).split()), rubric)
+
+
+class _Frames:
+    """The frames of :func:`_frames`, checked only as far as a draft asks for them (each
+    check may embed a sentence); each frame is said at most once."""
+
+    def __init__(self, found: Iterator[_Frame]) -> None:
+        self._found = found
+        self._unused: list[_Frame] = []  # checked, not yet said (for another criterion)
+
+    def say(self, criterion_words: set[str], evidence: str) -> str | None:
+        """``evidence`` in the first unused frame that fits the criterion, best first."""
+        for i, f in enumerate(self._unused):
+            said = _framed(f, criterion_words, evidence)
+            if said is not None:
+                del self._unused[i]
+                return said
+        for f in self._found:
+            said = _framed(f, criterion_words, evidence)
+            if said is not None:
+                return said
+            self._unused.append(f)
+        return None
 
 
 def _framed(frame: _Frame, criterion_words: set[str], evidence: str) -> str | None:
@@ -477,17 +499,11 @@ def compose(
     budget = max(style.words, len(" ".join(lines).split())) if known_style else 45
     terse = known_style and style.words <= 6
     own: list[str] = []
-    frames = _frames(context, reuse, judgement.vector) if known_style else []
+    frames = _Frames(_frames(context, reuse, judgement.vector) if known_style else iter(()))
     for cj in sorted(judgement.criteria, key=lambda c: -c.level.score):
         p = passages.get(cj.criterion.id)
         if p is not None and cj.level != Level.NOT_MET:
-            said = None
-            words = content_words(cj.criterion.own_text())
-            for f in frames:
-                said = _framed(f, words, p.evidence or "")
-                if said is not None:
-                    frames.remove(f)  # each of the organization's frames said once
-                    break
+            said = frames.say(content_words(cj.criterion.own_text()), p.evidence or "")
             plain = f"For {cj.criterion.name}, {quote(p.evidence or '', 16)} works well."
             own.append(said or plain)
     if level != Level.MET:
