@@ -663,3 +663,30 @@ def test_the_organizations_way_of_praising_a_quoted_passage_is_mirrored() -> Non
     # a frame naming the ideas of one criterion is not said about another
     named = frames[0].__class__(text="{q} states the change.", words=4, rubric=frozenset({"xyzzy"}))
     assert _framed(named, crit, "a timer") is None
+
+
+def test_the_organizations_own_verdict_words_replace_the_fixed_phrase() -> None:
+    """The opening most facilitators use at a level ("Spot on.") is the draft's verdict;
+    an opening said once, one longer than three words, or one that reads as another
+    level's verdict is not."""
+    from huddle_ai.suggest.generators.writing import _opening
+
+    def past(*texts: str) -> list[LabelledSolution]:
+        return [
+            LabelledSolution(id=f"s{i}", text="work", assessment=Level.MET, feedback=t)
+            for i, t in enumerate(texts)
+        ]
+
+    said, share = _opening(
+        past("Spot on: the timer is clear.", "spot on. Nice.", "Great plan overall, well done."),
+        Level.MET,
+    )
+    assert (said, round(share, 2)) == ("Spot on.", 0.67)
+    assert _opening(past("Spot on.", "Lovely work."), Level.MET) == (None, 0.0)  # once each
+    # a long first clause is content, not a verdict
+    assert (
+        _opening(past("This plan is very clear.", "This plan is very clear."), Level.MET)[0] is None
+    )
+    # "Incorrect." never opens a draft judged partial
+    assert _opening(past("Incorrect.", "Incorrect: no."), Level.PARTIAL) == (None, 0.0)
+    assert _opening(past("Not yet: add a date.", "Not yet."), Level.NOT_MET)[0] == "Not yet."

@@ -155,6 +155,7 @@ class _Style:
         ]
         self.words = int(np.median(lengths)) if lengths else 0
         self._vec = solution_vec
+        self.opening, self.opening_share = _opening(same, level)
 
     def weights(self) -> list[float]:
         vec = self._vec
@@ -168,6 +169,38 @@ class _Style:
             return []
         top = max(sims)
         return [math.exp((s - top) / 0.1) + 0.05 for s in sims]
+
+
+# a feedback's opening verdict: its first clause, when that is a few words ("Partially
+# correct:", "Not met.", "Nice work!")
+_OPENING = re.compile(r"^\s*([^.:;!?\n]{1,40}?)\s*[.:;!]")
+
+
+def _opening(same: list[LabelledSolution], level: Level) -> tuple[str | None, float]:
+    """The verdict the facilitators most often open with at ``level``, and the share of
+    their feedback at that level that opens with it.
+
+    Only an opening of at most three words, used on at least two solutions, and not
+    reading as another level's verdict, counts: the draft then says it the
+    organization's way instead of a fixed phrase.
+    """
+    counts: Counter[str] = Counter()
+    shown: dict[str, str] = {}
+    for h in same:
+        m = _OPENING.match(_GREETING.sub("", (h.feedback or "").strip()))
+        if m is None or len(m.group(1).split()) > 3:
+            continue
+        key = " ".join(_TOKEN.findall(m.group(1).lower()))
+        if key:
+            counts[key] += 1
+            shown.setdefault(key, m.group(1).strip())
+    if not counts:
+        return None, 0.0
+    key, n = counts.most_common(1)[0]
+    if n < 2 or _verdict_clash(key, level):
+        return None, 0.0
+    said = shown[key]
+    return said[0].upper() + said[1:] + ".", n / len(same)
 
 
 @dataclass(frozen=True)
@@ -424,11 +457,21 @@ def _covers(point: str) -> str:
     return _lower_first(point) if _verb_first(point) else f"covers {_lower_first(point)}"
 
 
+def _verdict_of(text: str) -> Level | None:
+    """The level a reused opening reads as ("Correct ..." is met), if any."""
+    head = " ".join(_TOKEN.findall(text.lower())[:2])
+    return next((lv for lv, words in _VERDICT_WORDS.items() if head.startswith(words)), None)
+
+
 def _verdict_clash(text: str, level: Level) -> bool:
     """Whether a reused opening reads as another level's verdict ("Correct ..." on partial)."""
-    head = " ".join(_TOKEN.findall(text.lower())[:2])
-    said = next((lv for lv, words in _VERDICT_WORDS.items() if head.startswith(words)), None)
+    said = _verdict_of(text)
     return said is not None and said != level
+
+
+def _opens_with(text: str, verdict: str) -> bool:
+    head, said = _TOKEN.findall(text.lower()), _TOKEN.findall(verdict.lower())
+    return head[: len(said)] == said
 
 
 def _ask(cj: CriterionJudgement, points: list[str]) -> str:
@@ -486,14 +529,28 @@ def compose(
         tokens=frozenset(_TOKEN.findall(solution.lower())),
     )
     reused = _choose_style(style, reuse)
-    verdicts = _VERDICTS["check" if huddle.knowledge_check else "challenge"]
+    verdict = _VERDICTS["check" if huddle.knowledge_check else "challenge"][level]
+    if (
+        style.opening is not None
+        and not untraceable(style.opening, sources)
+        and not redactor.redact(style.opening)[1]
+    ):
+        verdict = style.opening  # the organization's own verdict at this level
     passages = _passages(judgement, redactor)
     gaps = _gaps(judgement)
 
     # -- text: the organization's own way of saying it, then the learner's words
-    lines: list[str] = list(reused) if reused else [verdicts[level]]
-    if reused and _verdict_clash(reused[0], level):
-        lines.insert(0, verdicts[level])  # the level's own verdict first, never a contrary one
+    lines: list[str] = list(reused) if reused else [verdict]
+    if reused and (
+        _verdict_clash(reused[0], level)
+        # facilitators who nearly always open with the verdict: so does the draft
+        or (
+            style.opening_share >= 0.6
+            and _verdict_of(reused[0]) is None
+            and not _opens_with(reused[0], verdict)
+        )
+    ):
+        lines.insert(0, verdict)  # the level's own verdict first, never a contrary one
     # the organization's usual length at this level, whether or not a remark was reusable
     known_style = style.words > 0
     budget = max(style.words, len(" ".join(lines).split())) if known_style else 45
@@ -588,7 +645,7 @@ def compose(
         # the provenance rule, checked once more on everything written
         return [redactor.redact(s)[0] for s in items if s and not untraceable(s, sources)]
 
-    text = " ".join(clean(lines)) or verdicts[level]
+    text = " ".join(clean(lines)) or verdict
     present = context.item_ids()
     cited = ["goal"] + [f"criterion:{cj.criterion.id}" for cj in judgement.criteria]
     citations = [c for i, c in enumerate(cited) if c in present and c not in cited[:i]]
