@@ -690,3 +690,45 @@ def test_the_organizations_own_verdict_words_replace_the_fixed_phrase() -> None:
     # "Incorrect." never opens a draft judged partial
     assert _opening(past("Incorrect.", "Incorrect: no."), Level.PARTIAL) == (None, 0.0)
     assert _opening(past("Not yet: add a date.", "Not yet."), Level.NOT_MET)[0] == "Not yet."
+
+
+@pytest.mark.parametrize(
+    ("point", "ask", "next_step"),
+    [
+        (
+            "Names causes in the set-up",
+            "make sure your work names causes in the set-up",
+            "it names causes in the set-up",
+        ),
+        (
+            "The decision and the deadline are unmistakable",
+            "make sure the decision and the deadline are unmistakable",
+            "the decision and the deadline are unmistakable",
+        ),
+        (
+            "plus one risk and how it is caught",
+            "add one risk and how it is caught",
+            "it covers one risk and how it is caught",
+        ),
+        ("Short and plain", "make sure your work is short and plain", "it is short and plain"),
+        (
+            "tied to a decision",
+            "make sure your work is tied to a decision",
+            "it is tied to a decision",
+        ),
+        ("no blame", "avoid blame", "it avoids blame"),
+        (
+            "A measure with a baseline",
+            "add a measure with a baseline",
+            "it covers a measure with a baseline",
+        ),
+    ],
+)
+def test_a_checklist_point_is_asked_for_in_a_sentence_that_reads(
+    point: str, ask: str, next_step: str
+) -> None:
+    """Whatever a criterion's wording (a verb, a clause, a state, a thing to leave out or
+    to add), the request reads as English, not "add the deadline are unmistakable"."""
+    from huddle_ai.suggest.generators.writing import _covers, _make_sure
+
+    assert (_make_sure(point), _covers(point)) == (ask, next_step)

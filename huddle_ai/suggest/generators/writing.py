@@ -101,6 +101,7 @@ _TEMPLATE = (
     "there yet What works Still to do Add For your answer covers closest passage no passage yet "
     "shows This week revise so that it then compare with the criterion share with a peer and ask "
     "them where it would not hold How could you show in your own work Next time also A good "
+    "avoid avoids be is your work make sure How could "
     "start Stretch One stretch make sure shows"
 )
 
@@ -447,14 +448,99 @@ def _gaps(judgement: Judgement) -> list[tuple[CriterionJudgement, PointScore]]:
     return sorted(out, key=lambda x: (x[0].level.score, x[1].score, x[1].point))
 
 
-def _verb_first(point: str) -> bool:
-    """Whether a checklist point opens with a verb in the third person ("States ...")."""
-    first = point.split()[0].lower() if point.split() else ""
-    return first.endswith("s") and not first.endswith("ss") and len(first) > 3
+# what a checklist point is, grammatically, so the draft can ask for it in a sentence
+# that reads: "make sure your work names ...", "make sure the deadline is ...", "make
+# sure your work is specific", "avoid blame", "add one owner"
+_FINITE = frozenset("is are was were has have can will does do add".split())  # noqa: SIM905
+_SUBORDINATE = frozenset("how that which who when where what why if whether".split())  # noqa: SIM905
+_PREPOSITIONS = frozenset("to from with by in on for at into against".split())  # noqa: SIM905
+_DETERMINERS = frozenset(
+    "a an the one two three four five several each every some any at least".split()  # noqa: SIM905
+)
+_CONNECTIVES = ("plus ", "and ", "including ", "also ", "with ")
+_ADJECTIVES = frozenset(
+    "short plain clear concise brief simple direct concrete realistic honest polite kind "  # noqa: SIM905
+    "warm friendly accurate complete correct calm neutral visible".split()
+)
+_STATE_ENDINGS = ("ic", "ible", "able", "ous", "ive", "ate", "ful", "less", "ent", "ant")
+
+
+def _point_kind(point: str) -> tuple[str, str]:
+    """``(kind, phrase)``: the point without a leading connective, and whether it opens
+    with a verb ("verb"), is a whole clause ("clause"), describes a state of the work
+    ("state": "specific", "tied to a decision"), names what to leave out ("avoid",
+    phrase without its "no"/"not"), or is a thing to have ("noun")."""
+    phrase = _lower_first(point)
+    for head in _CONNECTIVES:
+        if phrase.lower().startswith(head) and len(phrase) > len(head) + 2:
+            phrase = phrase[len(head) :]
+    words = _TOKEN.findall(phrase.lower())
+    if not words:
+        return "noun", phrase
+    raw = phrase.split()[0].lower()  # "re-measured", "story-based": one word here
+    first = words[0]
+    # a clause has its own verb before any subordinate part ("how it is caught")
+    main = list(itertools.takewhile(lambda w: w not in _SUBORDINATE, words[1:]))
+    if first in ("no", "not", "without") and len(words) > 1:
+        return "avoid", phrase.split(None, 1)[1]
+    if first in _DETERMINERS:
+        return ("clause" if _FINITE & set(main) else "noun"), phrase
+    if _FINITE & set(main):
+        return "clause", phrase
+    if len(words) > 1 and first.endswith("s") and not first.endswith(("ss", "us", "is")):
+        return "verb", phrase
+    if set(words) <= _ADJECTIVES | {"and", "or"}:
+        return "state", phrase
+    participle = raw.endswith("ed") and not raw.endswith("eed") and len(raw) >= 4
+    ws = phrase.lower().split()
+    if participle and (len(ws) == 1 or ws[1] in _PREPOSITIONS):
+        return "state", phrase  # "tied to a decision", "re-measured"
+    if len(ws) == 1 and len(raw) >= 6 and raw.endswith(_STATE_ENDINGS):
+        return "state", phrase  # "specific", "reproducible"
+    return "noun", phrase
+
+
+def _verb_base(phrase: str) -> str:
+    """ "names causes" -> "name causes"; "quantifies" -> "quantify"."""
+    first, _, rest = phrase.partition(" ")
+    base = first[:-3] + "y" if first.endswith("ies") else first[:-1]
+    return f"{base} {rest}".strip()
+
+
+def _make_sure(point: str) -> str:
+    """An instruction to meet ``point``, whatever its grammar."""
+    kind, phrase = _point_kind(point)
+    return {
+        "verb": f"make sure your work {phrase}",
+        "clause": f"make sure {phrase}",
+        "state": f"make sure your work is {phrase}",
+        "avoid": f"avoid {phrase}",
+        "noun": f"add {phrase}",
+    }[kind]
 
 
 def _covers(point: str) -> str:
-    return _lower_first(point) if _verb_first(point) else f"covers {_lower_first(point)}"
+    """What a revised passage does ("so that it ..."), whatever the point's grammar."""
+    kind, phrase = _point_kind(point)
+    return {
+        "verb": f"it {phrase}",
+        "clause": phrase,
+        "state": f"it is {phrase}",
+        "avoid": f"it avoids {phrase}",
+        "noun": f"it covers {phrase}",
+    }[kind]
+
+
+def _question(point: str) -> str:
+    """A question that points at the next move on ``point``."""
+    kind, phrase = _point_kind(point)
+    return {
+        "verb": f"How could your work {_verb_base(phrase)}?",
+        "clause": f"How could you make sure {phrase}?",
+        "state": f"How could your work be {phrase}?",
+        "avoid": f"How could you avoid {phrase}?",
+        "noun": f"How could you show {phrase} in your own work?",
+    }[kind]
 
 
 def _verdict_of(text: str) -> Level | None:
@@ -480,17 +566,14 @@ def _ask(cj: CriterionJudgement, points: list[str]) -> str:
         return (
             f"Still missing for {cj.criterion.name}: {'; '.join(_lower_first(p) for p in points)}."
         )
-    point = points[0]
-    if _verb_first(point):
-        return f"{cj.criterion.name}: make sure your work {_lower_first(point)}."
-    return f"{cj.criterion.name}: add {_lower_first(point)}."
+    return f"{cj.criterion.name}: {_make_sure(points[0])}."
 
 
 def _stretch(cj: CriterionJudgement, point: str) -> str:
     """One thing to push further on met work, in the criterion's own words."""
-    if _verb_first(point):
-        return f"One stretch for {cj.criterion.name}: make sure your work {_lower_first(point)}."
-    return f"One stretch for {cj.criterion.name}: make sure your work shows {_lower_first(point)}."
+    kind, phrase = _point_kind(point)
+    push = f"make sure your work shows {phrase}" if kind == "noun" else _make_sure(point)
+    return f"One stretch for {cj.criterion.name}: {push}."
 
 
 def _by_criterion(
@@ -607,14 +690,14 @@ def compose(
     for _, p in gaps:
         if len(questions) >= 2:
             break
-        questions.append(f"How could you show {_lower_first(p.point)} in your own work?")
+        questions.append(_question(p.point))
 
     # -- next step: in the learner's own context, agreeing with the level
     if gaps and level != Level.MET:
         cj, p = gaps[0]
         where = passages.get(cj.criterion.id) or next(iter(passages.values()), None)
         target = f"revise {quote(where.evidence or '', 10)}" if where else "revise your answer"
-        next_step = f"This week, {target} so that it {_covers(p.point)}."
+        next_step = f"This week, {target} so that {_covers(p.point)}."
     elif passages:
         p = next(iter(passages.values()))
         next_step = (
