@@ -4,14 +4,18 @@ For each dimension, an L2 logistic regression over the features of
 :mod:`huddle_ai.evals.features` (standardised; the embedding block scaled by
 a weight, so it can be regularised apart from the named features). The
 regularisation ``C`` and the embedding weight are chosen by repeated
-stratified k-fold cross-validation on the training labels only (one
+stratified k-fold cross-validation on the fitting labels only (one
 standard-error rule: the simplest model within one SE of the best mean AUC).
+The folds are grouped by work: items about the same task and learner work
+(or sharing an explicit ``group``) always fall in the same fold, so no fold
+is scored on a work whose other feedback texts were fitted on.
 Calibration is Platt scaling fitted on the out-of-fold decision values, so
 the shipped probability is calibrated on predictions for items the
 regression had not seen.
 
 Run without arguments, it reproduces the packaged weights from
-``evals/scorer_set/train.jsonl``; the held-out split is never read here.
+``evals/scorer_set/train.jsonl`` and ``dev.jsonl``; the held-out split
+(``heldout.jsonl``) is never read here.
 """
 
 from __future__ import annotations
@@ -33,13 +37,24 @@ from huddle_ai.evals.labelled import DIMENSIONS, LabelledItem, load_labelled
 from huddle_ai.evals.learned import DimensionModel, ScorerModels, packaged_path
 from huddle_ai.index.embeddings import Embedder
 
-__all__ = ["GRID", "Fit", "fit_dimension", "fit_models", "main", "repo_scorer_set"]
+__all__ = [
+    "FIT_SPLITS",
+    "GRID",
+    "Fit",
+    "fit_dimension",
+    "fit_models",
+    "groups_of",
+    "main",
+    "repo_scorer_set",
+]
 
 # (C, weight of the embedding block); simplest first for the one-SE rule
 GRID: tuple[tuple[float, float], ...] = tuple(
     (c, w) for w in (0.0, 0.1, 0.3, 1.0) for c in (0.003, 0.01, 0.03, 0.1, 0.3)
 )
 SMALL_GRID: tuple[tuple[float, float], ...] = ((0.03, 0.3), (0.1, 0.3), (0.3, 1.0))
+# the splits the packaged weights are fitted on (heldout.jsonl only ever measures)
+FIT_SPLITS = ("train.jsonl", "dev.jsonl")
 
 
 def repo_scorer_set() -> Path:
@@ -48,6 +63,11 @@ def repo_scorer_set() -> Path:
     if here.exists():
         return here
     return Path(__file__).resolve().parents[1] / "_evals" / "scorer_set"
+
+
+def groups_of(items: Sequence[LabelledItem]) -> list[str]:
+    """Each item's fold group: its ``group`` field, else its task and work together."""
+    return [i.group if i.group is not None else f"{i.task}\x00{i.work}" for i in items]
 
 
 @dataclass(frozen=True)
@@ -88,14 +108,20 @@ def _lr(c: float):  # type: ignore[no-untyped-def]
     return LogisticRegression(C=c, max_iter=5000)
 
 
-def _folds(
-    y: NDArray[np.int64], k: int, repeats: int, seed: int
+def folds(
+    y: NDArray[np.int64], k: int, repeats: int, seed: int, groups: Sequence[str] | None = None
 ) -> list[tuple[NDArray[np.intp], NDArray[np.intp]]]:
-    from sklearn.model_selection import RepeatedStratifiedKFold
+    """Repeated stratified k folds; with ``groups``, a group never spans two folds."""
+    from sklearn.model_selection import StratifiedGroupKFold
 
-    k = max(2, min(k, int(y.sum()), int(len(y) - y.sum())))
-    rkf = RepeatedStratifiedKFold(n_splits=k, n_repeats=repeats, random_state=seed)
-    return [(tr, te) for tr, te in rkf.split(np.zeros(len(y)), y)]
+    n_groups = len(set(groups)) if groups is not None else len(y)
+    k = max(2, min(k, int(y.sum()), int(len(y) - y.sum()), n_groups))
+    ids = np.asarray(groups if groups is not None else [str(n) for n in range(len(y))])
+    out: list[tuple[NDArray[np.intp], NDArray[np.intp]]] = []
+    for r in range(repeats):
+        sgk = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed + r)
+        out.extend((tr, te) for tr, te in sgk.split(np.zeros(len(y)), y, ids))
+    return out
 
 
 def _auc(y: NDArray[np.int64], s: NDArray[np.float64]) -> float:
@@ -127,18 +153,22 @@ def fit_dimension(
     *,
     trained_on: str,
     grid: Sequence[tuple[float, float]] = GRID,
-    folds: int = 5,
+    k: int = 5,
     repeats: int = 2,
     seed: int = 0,
+    groups: Sequence[str] | None = None,
 ) -> Fit:
-    """Choose (C, embedding weight) by CV, fit on all rows, calibrate on out-of-fold values."""
+    """Choose (C, embedding weight) by CV, fit on all rows, calibrate on out-of-fold values.
+
+    ``groups`` (one a row) keeps rows of a group in one fold (see :func:`groups_of`).
+    """
     labels = np.asarray(y, dtype=np.int64)
     if labels.sum() < 2 or len(labels) - labels.sum() < 2:
         raise InvalidInputError(
             f"{dimension}: needs at least 2 yes and 2 no labels "
             f"(has {int(labels.sum())} yes, {int(len(labels) - labels.sum())} no)"
         )
-    splits = _folds(labels, folds, repeats, seed)
+    splits = folds(labels, k, repeats, seed, groups)
     results: list[tuple[float, float, float, float]] = []
     for c, w in grid:
         aucs = [_auc(labels[te], _decisions(x, labels, dense, c, w, tr, te)) for tr, te in splits]
@@ -191,8 +221,12 @@ def fit_models(
     grid: Sequence[tuple[float, float]] = GRID,
     validations: dict[str, Validation] | None = None,
 ) -> tuple[ScorerModels, dict[str, Fit]]:
-    """Fit every dimension in ``dimensions`` on the items that carry its label."""
+    """Fit every dimension in ``dimensions`` on the items that carry its label.
+
+    Folds are grouped by work (:func:`groups_of`).
+    """
     feats = featurize(items, embedder)
+    groups = groups_of(items)
     dense = len(feats.names) - feats.dim_embedding
     fits: dict[str, Fit] = {}
     for dim in dimensions:
@@ -206,6 +240,7 @@ def fit_models(
             dense,
             trained_on=trained_on,
             grid=grid,
+            groups=[groups[k] for k in rows],
         )
         fits[dim] = fit
     models = ScorerModels(
@@ -220,18 +255,23 @@ def fit_models(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m huddle_ai.evals.scorer_fit",
-        description="Fit the packaged learned scorers from the training split only.",
+        description="Fit the packaged learned scorers on the fitting splits (train and dev).",
     )
-    parser.add_argument("--train", type=Path, default=repo_scorer_set() / "train.jsonl")
+    parser.add_argument(
+        "--train",
+        type=Path,
+        nargs="+",
+        default=[repo_scorer_set() / s for s in FIT_SPLITS],
+        help="Labelled JSONL files to fit on (default: scorer_set train.jsonl and dev.jsonl).",
+    )
     parser.add_argument("--out", type=Path, default=packaged_path())
     args = parser.parse_args(argv)
     from huddle_ai.index.embeddings import SentenceTransformerEmbedder
 
     try:
-        items = load_labelled(args.train)
+        items = [i for path in args.train for i in load_labelled(path)]
         embedder = SentenceTransformerEmbedder()
-        name = args.train.name if args.train.parent.name != "scorer_set" else "scorer_set/train"
-        trained_on = f"huddle_ai {name} (n={len(items)})"
+        trained_on = f"huddle_ai {_names(args.train)} (n={len(items)})"
         models, fits = fit_models(items, embedder, trained_on=trained_on)
     except HuddleAIError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -264,6 +304,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     print(f"wrote {args.out}")
     return 0
+
+
+def _names(paths: Sequence[Path]) -> str:
+    """``scorer_set/train+dev`` for the packaged splits, else the file names."""
+    if all(p.parent.name == "scorer_set" for p in paths):
+        return "scorer_set/" + "+".join(p.stem for p in paths)
+    return "+".join(p.name for p in paths)
 
 
 def _same(a: DimensionModel, b: DimensionModel) -> bool:
