@@ -23,7 +23,7 @@ import numpy as np
 
 from huddle_ai.errors import ConfigurationError, InvalidInputError
 from huddle_ai.evals.agreement import Validation, measure
-from huddle_ai.evals.features import featurize
+from huddle_ai.evals.features import featurize, unused_by
 from huddle_ai.evals.labelled import DIMENSIONS, LabelledItem
 from huddle_ai.evals.learned import ScorerModels, packaged_path
 from huddle_ai.evals.scorer_fit import GRID, SMALL_GRID, fit_dimension, folds, groups_of
@@ -77,6 +77,7 @@ def calibrate(
     feats = featurize(rows, embedder)
     dense = len(feats.names) - feats.dim_embedding
     x = feats.values
+    off = unused_by(dimension, feats.names)
     grid = GRID if len(rows) >= 150 else SMALL_GRID
     groups = groups_of(rows)
     n_groups = len(set(groups))
@@ -97,6 +98,7 @@ def calibrate(
             grid=grid,
             repeats=1,
             groups=[groups[n] for n in tr],
+            off=off,
         )
         oof[te] = inner.model.probability(x[te])
     method = f"{len(outer)}-fold cross-validation, grouped by work ({n_groups} groups)"
@@ -110,6 +112,7 @@ def calibrate(
         grid=grid,
         repeats=1,
         groups=groups,
+        off=off,
     )
     model = replace(final.model, validation=cv)
     models = ScorerModels(

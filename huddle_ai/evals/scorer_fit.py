@@ -32,7 +32,7 @@ from numpy.typing import NDArray
 
 from huddle_ai.errors import HuddleAIError, InvalidInputError
 from huddle_ai.evals.agreement import Validation
-from huddle_ai.evals.features import featurize
+from huddle_ai.evals.features import featurize, unused_by
 from huddle_ai.evals.labelled import DIMENSIONS, LabelledItem, load_labelled
 from huddle_ai.evals.learned import DimensionModel, ScorerModels, packaged_path
 from huddle_ai.index.embeddings import Embedder
@@ -87,7 +87,7 @@ def _design(
 
 
 def _standardise(
-    x: NDArray[np.float64], dense: int, weight: float
+    x: NDArray[np.float64], dense: int, weight: float, off: Sequence[int] = ()
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
@@ -99,6 +99,9 @@ def _standardise(
         scale[dense:] = np.inf
     else:
         scale[dense:] = scale[dense:] / weight
+    # columns this dimension does not read (features.unused_by)
+    mean[list(off)] = 0.0
+    scale[list(off)] = np.inf
     return mean, scale
 
 
@@ -138,8 +141,9 @@ def _decisions(
     w: float,
     tr: NDArray[np.intp],
     te: NDArray[np.intp],
+    off: Sequence[int] = (),
 ) -> NDArray[np.float64]:
-    mean, scale = _standardise(x[tr], dense, w)
+    mean, scale = _standardise(x[tr], dense, w, off)
     model = _lr(c).fit(_design(x[tr], dense, mean, scale), y[tr])
     out: NDArray[np.float64] = model.decision_function(_design(x[te], dense, mean, scale))
     return out
@@ -157,10 +161,12 @@ def fit_dimension(
     repeats: int = 2,
     seed: int = 0,
     groups: Sequence[str] | None = None,
+    off: Sequence[int] = (),
 ) -> Fit:
     """Choose (C, embedding weight) by CV, fit on all rows, calibrate on out-of-fold values.
 
-    ``groups`` (one a row) keeps rows of a group in one fold (see :func:`groups_of`).
+    ``groups`` (one a row) keeps rows of a group in one fold (see :func:`groups_of`);
+    the columns ``off`` get weight zero (see :func:`~huddle_ai.evals.features.unused_by`).
     """
     labels = np.asarray(y, dtype=np.int64)
     if labels.sum() < 2 or len(labels) - labels.sum() < 2:
@@ -171,7 +177,9 @@ def fit_dimension(
     splits = folds(labels, k, repeats, seed, groups)
     results: list[tuple[float, float, float, float]] = []
     for c, w in grid:
-        aucs = [_auc(labels[te], _decisions(x, labels, dense, c, w, tr, te)) for tr, te in splits]
+        aucs = [
+            _auc(labels[te], _decisions(x, labels, dense, c, w, tr, te, off)) for tr, te in splits
+        ]
         aucs = [a for a in aucs if not math.isnan(a)]
         avg = float(np.mean(aucs)) if aucs else math.nan
         se = float(np.std(aucs, ddof=1) / math.sqrt(len(aucs))) if len(aucs) > 1 else 0.0
@@ -183,16 +191,16 @@ def fit_dimension(
     # Platt scaling on out-of-fold decision values of the chosen params (first repeat)
     oof = np.zeros(len(labels))
     for tr, te in splits[: len(splits) // repeats]:
-        oof[te] = _decisions(x, labels, dense, c, w, tr, te)
+        oof[te] = _decisions(x, labels, dense, c, w, tr, te, off)
     platt = _lr(1e4).fit(oof.reshape(-1, 1), labels)
-    mean, scale = _standardise(x, dense, w)
+    mean, scale = _standardise(x, dense, w, off)
     final = _lr(c).fit(_design(x, dense, mean, scale), labels)
     scale_out = scale.copy()
     coef = final.coef_[0].astype(np.float64)
     # a switched-off block is stored as zero weights over a unit scale (JSON has no inf)
-    off = ~np.isfinite(scale_out)
-    scale_out[off] = 1.0
-    coef[off] = 0.0
+    switched = ~np.isfinite(scale_out)
+    scale_out[switched] = 1.0
+    coef[switched] = 0.0
     model = DimensionModel(
         dimension=dimension,
         mean=mean,
@@ -241,6 +249,7 @@ def fit_models(
             trained_on=trained_on,
             grid=grid,
             groups=[groups[k] for k in rows],
+            off=unused_by(dim, feats.names),
         )
         fits[dim] = fit
     models = ScorerModels(
