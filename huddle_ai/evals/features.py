@@ -332,13 +332,15 @@ def _evidence(
     asks, asked_terms = _asks_present(sents, work, context)
     approve = min(approving, 3) + float(opening > 0)
     criticise = min(wrong, 3) + float(opening < 0) + min(asks, 3)
-    has_ref = float(bool(ref))
+    reference = (item.reference or "").strip()
+    has_ref = float(bool(reference))
     work_ref = _share(ref, work) if ref else 0.0
     fb_nums, work_nums = _numbers(fb), _numbers(item.work)
     ref_nums = _numbers(item.reference or "")
     task_nums = _numbers(item.task)
     refnums = 2 * _share(ref_nums, work_nums) - 1 if ref_nums else 0.0
-    is_ref = float(bool(ref) and _normal(item.work) == _normal(item.reference or ""))
+    # the work is the reference answer ("B" for "B"), or holds every word of it
+    is_ref = float(bool(reference) and _normal(item.work) == _normal(reference))
     is_ref = max(is_ref, float(bool(ref) and ref <= work))
     off = fb_nums - work_nums - task_nums - ref_nums if ref_nums else set()
     ref_signed = _signed(item.reference or "")
