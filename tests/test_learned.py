@@ -14,9 +14,9 @@ from huddle_ai.cli import run
 from huddle_ai.errors import ConfigurationError, InvalidInputError
 from huddle_ai.evals.agreement import measure, validation_note
 from huddle_ai.evals.calibrate import calibrate, load_scorers, save_calibrated
-from huddle_ai.evals.features import featurize
+from huddle_ai.evals.features import EVIDENCE, LINGUISTIC, featurize, linguistic, unused_by
 from huddle_ai.evals.judge import Judge
-from huddle_ai.evals.labelled import DIMENSIONS, load_labelled, parse_labelled
+from huddle_ai.evals.labelled import DIMENSIONS, FeedbackItem, load_labelled, parse_labelled
 from huddle_ai.evals.learned import ScorerModels, packaged_path
 from huddle_ai.evals.report import render_markdown
 from huddle_ai.evals.scorer_fit import folds, groups_of, repo_scorer_set
@@ -80,7 +80,8 @@ def test_calibrate_reports_cross_validated_agreement(tmp_path: Path, real_embedd
         packaged=ScorerModels.load(packaged_path()),
     )
     cv = result.cross_validated
-    assert cv.n == 40 and cv.method.endswith("cross-validation") and cv.auc is not None
+    assert cv.n == 40 and cv.auc is not None
+    assert cv.method == "5-fold cross-validation, grouped by work (40 groups)"
     assert cv.auc_ci is not None and cv.auc_ci[0] <= cv.auc <= cv.auc_ci[1]
     assert result.packaged is not None and result.packaged.n == 40
     path = tmp_path / "acme.json"
@@ -91,6 +92,36 @@ def test_calibrate_reports_cross_validated_agreement(tmp_path: Path, real_embedd
     assert models.models["specific"].trained_on.startswith("huddle_ai scorer_set/train")
     note = scorer_registry(models)["respectful"].validity
     assert note.startswith("validated on acme labels") and "n=40" in note
+
+
+def test_the_evidence_features_weigh_the_verdict_against_the_work() -> None:
+    def f(**kw: Any) -> dict[str, float]:
+        return dict(zip(LINGUISTIC, linguistic(FeedbackItem(**kw)), strict=True))
+
+    vat = f(
+        task="Price 20 chairs for the hall.",
+        work="1. 20 chairs x R230 = R4,600 (incl. VAT) 2. Delivery R350. Total R4,950",
+        feedback="Line 1 still needs VAT added on top.",
+    )
+    assert vat["asks_present"] == 1.0 and vat["criticise"] >= 1.0 and vat["has_ref"] == 0.0
+    roots = f(
+        task="Solve x^2 - 3x - 4 = 0.",
+        work="(x - 4)(x + 1) = 0, so x = 4 or x = -1",
+        reference="x = 4 or x = −1",
+        feedback="Wrong: the roots are x = -4 and x = 1.",
+    )
+    assert roots["sign_flips"] == 2.0 and roots["polarity"] < 0 and roots["has_ref"] == 1.0
+    letter = f(
+        task="Which organ makes insulin? A liver B pancreas",
+        work="B",
+        reference="B",
+        feedback="Yes, well done.",
+    )
+    assert letter["has_ref"] == 1.0 and letter["work_is_ref"] == 1.0 and letter["polarity"] > 0
+    # the block is read by `accurate` only; the other dimensions switch it off
+    names = [*LINGUISTIC, "emb_0"]
+    assert unused_by("accurate", names) == []
+    assert [names[k] for k in unused_by("specific", names)] == list(EVIDENCE[:-3])
 
 
 def test_folds_keep_each_work_in_one_fold() -> None:
