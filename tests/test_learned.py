@@ -14,12 +14,12 @@ from huddle_ai.cli import run
 from huddle_ai.errors import ConfigurationError, InvalidInputError
 from huddle_ai.evals.agreement import measure, validation_note
 from huddle_ai.evals.calibrate import calibrate, load_scorers, save_calibrated
-from huddle_ai.evals.features import featurize
+from huddle_ai.evals.features import EVIDENCE, LINGUISTIC, featurize, linguistic, unused_by
 from huddle_ai.evals.judge import Judge
-from huddle_ai.evals.labelled import DIMENSIONS, load_labelled, parse_labelled
+from huddle_ai.evals.labelled import DIMENSIONS, FeedbackItem, load_labelled, parse_labelled
 from huddle_ai.evals.learned import ScorerModels, packaged_path
 from huddle_ai.evals.report import render_markdown
-from huddle_ai.evals.scorer_fit import repo_scorer_set
+from huddle_ai.evals.scorer_fit import folds, groups_of, repo_scorer_set
 from huddle_ai.evals.scorers import scorer_registry
 from huddle_ai.evals.stats import auc
 from huddle_ai.evals.validity import sample_of
@@ -51,7 +51,9 @@ def test_the_packaged_weights_still_fit_the_features(real_embedder: Any) -> None
         then = np.array(models.fingerprint["p"][dim])
         drift = float(np.abs(now - then).max())
         assert drift < 0.02, f"{dim}: features drifted by {drift:.3f}: refit (scorer_fit)"
-        assert model.n_train >= 500 and model.validation is not None
+        # fitted on train + dev; a validation, once recorded, is on the held-out split only
+        assert model.n_train >= 1000 and model.trained_on.startswith("huddle_ai scorer_set/train")
+        assert model.validation is None or model.validation.method == "held-out split"
 
 
 def test_packaged_scorers_through_samples_of_any_shape(real_embedder: Any) -> None:
@@ -78,7 +80,8 @@ def test_calibrate_reports_cross_validated_agreement(tmp_path: Path, real_embedd
         packaged=ScorerModels.load(packaged_path()),
     )
     cv = result.cross_validated
-    assert cv.n == 40 and cv.method.endswith("cross-validation") and cv.auc is not None
+    assert cv.n == 40 and cv.auc is not None
+    assert cv.method == "5-fold cross-validation, grouped by work (40 groups)"
     assert cv.auc_ci is not None and cv.auc_ci[0] <= cv.auc <= cv.auc_ci[1]
     assert result.packaged is not None and result.packaged.n == 40
     path = tmp_path / "acme.json"
@@ -89,6 +92,84 @@ def test_calibrate_reports_cross_validated_agreement(tmp_path: Path, real_embedd
     assert models.models["specific"].trained_on.startswith("huddle_ai scorer_set/train")
     note = scorer_registry(models)["respectful"].validity
     assert note.startswith("validated on acme labels") and "n=40" in note
+
+
+def test_the_evidence_features_weigh_the_verdict_against_the_work() -> None:
+    def f(**kw: Any) -> dict[str, float]:
+        return dict(zip(LINGUISTIC, linguistic(FeedbackItem(**kw)), strict=True))
+
+    vat = f(
+        task="Price 20 chairs for the hall.",
+        work="1. 20 chairs x R230 = R4,600 (incl. VAT) 2. Delivery R350. Total R4,950",
+        feedback="Line 1 still needs VAT added on top.",
+    )
+    assert vat["asks_present"] == 1.0 and vat["criticise"] >= 1.0 and vat["has_ref"] == 0.0
+    roots = f(
+        task="Solve x^2 - 3x - 4 = 0.",
+        work="(x - 4)(x + 1) = 0, so x = 4 or x = -1",
+        reference="x = 4 or x = −1",
+        feedback="Wrong: the roots are x = -4 and x = 1.",
+    )
+    assert roots["sign_flips"] == 2.0 and roots["polarity"] < 0 and roots["has_ref"] == 1.0
+    letter = f(
+        task="Which organ makes insulin? A liver B pancreas",
+        work="B",
+        reference="B",
+        feedback="Yes, well done.",
+    )
+    assert letter["has_ref"] == 1.0 and letter["work_is_ref"] == 1.0 and letter["polarity"] > 0
+    # the block is read by `accurate` only; the other dimensions switch it off
+    names = [*LINGUISTIC, "emb_0"]
+    assert unused_by("accurate", names) == []
+    assert [names[k] for k in unused_by("specific", names)] == list(EVIDENCE[:-3])
+
+
+def test_folds_keep_each_work_in_one_fold() -> None:
+    items = load_labelled(TRAIN) + load_labelled(repo_scorer_set() / "dev.jsonl")
+    groups = groups_of(items)
+    assert len(items) == 1112 and len(set(groups)) < len(items)  # works with several feedbacks
+    y = np.array([i.labels["accurate"] for i in items])
+    splits = folds(y, 5, 2, 0, groups)
+    assert len(splits) == 10
+    for tr, te in splits:
+        assert not {groups[k] for k in tr} & {groups[k] for k in te}
+    # an explicit group wins over task and work
+    a, b = parse_labelled(
+        '{"feedback": "a", "task": "t", "work": "w", "group": 7, "labels": {"specific": 1}}\n'
+        '{"feedback": "b", "task": "t", "work": "w", "labels": {"specific": 0}}\n',
+        "g.jsonl",
+    )
+    assert a.group == "7" and groups_of([a, b]) == ["7", "t\x00w"]
+
+
+def test_calibrate_keeps_a_group_out_of_the_fold_it_is_scored_in(tmp_path: Path) -> None:
+    """Items that share a ``group`` are never fitted on while scored: with one
+    group per label, an ungrouped CV would score each item next to its twins."""
+    rows = [json.loads(line) for line in TRAIN.read_text(encoding="utf-8").splitlines()[:24]]
+    for k, row in enumerate(rows):
+        row["group"] = f"learner-{k % 6}"
+    items = parse_labelled("".join(json.dumps(r) + "\n" for r in rows), "g.jsonl")
+    result = calibrate(items, FakeEmbedder(), "respectful", who="grouped labels")
+    cv = result.cross_validated
+    assert cv.method == "5-fold cross-validation, grouped by work (6 groups)" and cv.n == 24
+    one = [r | {"group": "all"} for r in rows]
+    same = parse_labelled("".join(json.dumps(r) + "\n" for r in one), "one.jsonl")
+    with pytest.raises(InvalidInputError, match="form 1 group"):
+        calibrate(same, FakeEmbedder(), "respectful", who="one.jsonl")
+
+
+def test_validity_measures_only_a_held_out_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from huddle_ai.evals import validity
+
+    missing = tmp_path / "heldout.jsonl"
+    assert validity.main(["--heldout", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: no held-out split at {missing}") and err.count("\n") == 1
+    dev = repo_scorer_set() / "dev.jsonl"
+    assert validity.main(["--heldout", str(dev)]) == 2
+    assert "is a fitting split, not held out" in capsys.readouterr().err
 
 
 @pytest.fixture
@@ -107,7 +188,8 @@ def test_calibrate_then_score_round_trip_through_the_cli(
     labels = labelled_file(tmp_path)
     assert run(["eval", "calibrate", "--scorer", "specific", str(labels), "--org", "acme"]) == 0
     out = capsys.readouterr().out
-    assert "specific: validated on acme labels (labels.jsonl) (5-fold cross-validation)" in out
+    grouped = "(5-fold cross-validation, grouped by work (48 groups))"
+    assert f"specific: validated on acme labels (labels.jsonl) {grouped}" in out
     assert "n=48" in out
     saved = fake_cli / "scorers" / "acme.json"
     assert saved.exists() and "--org acme" in out
@@ -146,7 +228,8 @@ def test_a_report_names_each_scorers_validation(fake_cli: Path, tmp_path: Path) 
         "validity": {n: registry[n].describe() for n in names},
     }
     md = render_markdown(run_result)
-    assert "validated on acme labels (5-fold cross-validation): n=30" in md
+    assert "validated on acme labels (5-fold cross-validation, grouped by work" in md
+    assert "n=30" in md
     assert "| actionability | heuristic (not validated) |" in md
     # a learned scorer without weights (so without validation) is marked like any heuristic
     assert "| specific | heuristic (not validated) |" in md

@@ -388,7 +388,9 @@ def calibrate_cmd(
     """Fit a learned scorer to an organization's own labels and save it.
 
     Reports the agreement by nested cross-validation (the scored fold never
-    takes part in fitting), next to the packaged scorer's on the same labels.
+    takes part in fitting), grouped by work: records with the same ``group``
+    field, or else the same task and work, stay in one fold. Shown next to the
+    packaged scorer's agreement on the same labels.
     Later ``eval run`` (for the suite's organization) and ``eval score --org``
     use the calibrated scorer in place of the packaged one.
     """

@@ -63,8 +63,13 @@ def measure(
     cut: float = 0.5,
     boot: int = 1000,
     seed: int = 0,
+    groups: Sequence[str] | None = None,
 ) -> Validation:
-    """AUC and κ (scores >= ``cut`` count as yes) with 95% bootstrap intervals."""
+    """AUC and κ (scores >= ``cut`` count as yes) with 95% bootstrap intervals.
+
+    With ``groups`` (one a label), the bootstrap resamples whole groups (items
+    about the same work), since items of a group are not independent.
+    """
     y = (np.asarray(labels, dtype=float) >= 0.5).astype(int)
     s = np.asarray(scores, dtype=float)
     n = len(y)
@@ -72,9 +77,18 @@ def measure(
     pred = (s >= cut).astype(int)
     k = _kappa(y, pred) if n else math.nan
     rng = np.random.default_rng(seed)
+    members: list[np.ndarray] = []
+    if groups is not None:
+        index: dict[str, list[int]] = {}
+        for row, g in enumerate(groups):
+            index.setdefault(g, []).append(row)
+        members = [np.asarray(rows) for rows in index.values()]
     aucs, kappas = [], []
     for _ in range(boot if n >= 10 else 0):
-        idx = rng.integers(0, n, n)
+        if members:
+            idx = np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])
+        else:
+            idx = rng.integers(0, n, n)
         ya = _fast_auc(y[idx], s[idx])
         if not math.isnan(ya):
             aucs.append(ya)

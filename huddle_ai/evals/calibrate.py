@@ -4,8 +4,11 @@
 (the same model and features as the packaged scorers), measures it by
 nested cross-validation (the outer folds never take part in choosing or
 fitting the model they score), and measures the packaged scorer on the same
-labels for comparison. :func:`save_calibrated` writes it next to any other
-dimension the organization calibrated before; :func:`load_scorers` gives
+labels for comparison. Every fold, outer and inner, is grouped: items with the
+same ``group`` field, or else the same task and work, stay in one fold, so a
+fold is never scored on a work whose other feedback was fitted on.
+:func:`save_calibrated` writes it next to any other dimension the
+organization calibrated before; :func:`load_scorers` gives
 later runs the packaged weights with the organization's in their place.
 """
 
@@ -20,10 +23,10 @@ import numpy as np
 
 from huddle_ai.errors import ConfigurationError, InvalidInputError
 from huddle_ai.evals.agreement import Validation, measure
-from huddle_ai.evals.features import featurize
+from huddle_ai.evals.features import featurize, unused_by
 from huddle_ai.evals.labelled import DIMENSIONS, LabelledItem
 from huddle_ai.evals.learned import ScorerModels, packaged_path
-from huddle_ai.evals.scorer_fit import GRID, SMALL_GRID, fit_dimension
+from huddle_ai.evals.scorer_fit import GRID, SMALL_GRID, fit_dimension, folds, groups_of
 from huddle_ai.index.embeddings import Embedder
 from huddle_ai.records import validate_org
 
@@ -52,7 +55,7 @@ def calibrate(
     *,
     who: str,
     packaged: ScorerModels | None = None,
-    folds: int = 5,
+    k: int = 5,
 ) -> Calibration:
     """Fit ``dimension`` on ``items`` and measure it by nested cross-validation."""
     if dimension not in DIMENSIONS:
@@ -74,17 +77,32 @@ def calibrate(
     feats = featurize(rows, embedder)
     dense = len(feats.names) - feats.dim_embedding
     x = feats.values
+    off = unused_by(dimension, feats.names)
     grid = GRID if len(rows) >= 150 else SMALL_GRID
-    from sklearn.model_selection import StratifiedKFold
-
-    k = min(folds, yes, len(y) - yes)
+    groups = groups_of(rows)
+    n_groups = len(set(groups))
+    if n_groups < 3:
+        raise InvalidInputError(
+            f"{who}: the {len(rows)} items form {n_groups} group(s) of the same work "
+            "(or 'group' field); cross-validation needs at least 3"
+        )
+    outer = folds(y, k, 1, 0, groups)
     oof = np.zeros(len(y))
-    for tr, te in StratifiedKFold(k, shuffle=True, random_state=0).split(x, y):
+    for tr, te in outer:
         inner = fit_dimension(
-            dimension, x[tr], list(y[tr]), dense, trained_on=who, grid=grid, repeats=1
+            dimension,
+            x[tr],
+            list(y[tr]),
+            dense,
+            trained_on=who,
+            grid=grid,
+            repeats=1,
+            groups=[groups[n] for n in tr],
+            off=off,
         )
         oof[te] = inner.model.probability(x[te])
-    cv = measure(list(y), list(oof), who=who, method=f"{k}-fold cross-validation")
+    method = f"{len(outer)}-fold cross-validation, grouped by work ({n_groups} groups)"
+    cv = measure(list(y), list(oof), who=who, method=method, groups=groups)
     final = fit_dimension(
         dimension,
         x,
@@ -93,6 +111,8 @@ def calibrate(
         trained_on=f"{who} (n={len(rows)})",
         grid=grid,
         repeats=1,
+        groups=groups,
+        off=off,
     )
     model = replace(final.model, validation=cv)
     models = ScorerModels(
@@ -105,7 +125,9 @@ def calibrate(
         and packaged.check_embedder(embedder) is None
     ):
         p = packaged.models[dimension].probability(x)
-        before = measure(list(y), list(p), who=who, method="packaged weights, not refitted")
+        before = measure(
+            list(y), list(p), who=who, method="packaged weights, not refitted", groups=groups
+        )
     return Calibration(models, dimension, cv, before)
 
 

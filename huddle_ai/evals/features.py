@@ -7,6 +7,13 @@ Two blocks, computed for a batch of :class:`FeedbackItem` at once:
   verdict words, harsh or patronising phrases, length, code, and the overlap
   of the feedback with the learner's work, the task, the rubric and the
   reference answer (shared words, quoted runs, numbers);
+- *verdict against evidence* (for ``accurate``): how far the feedback
+  approves or criticises, crossed with evidence of the work's quality against
+  the reference (shared words and numbers, the work-reference cosine), and
+  whether a reference exists at all; what the feedback asks to add that the
+  work already has; numbers in the feedback that neither the work nor the
+  reference holds, or that hold a reference number with the other sign; and
+  the share of the feedback's new words that the reference holds;
 - *embedding*: cosines between the feedback, the work, the task and the
   reference under the packaged MiniLM model, and the feedback's own vector.
 
@@ -27,9 +34,17 @@ from huddle_ai.evals.labelled import FeedbackItem
 from huddle_ai.evals.text import content_words, longest_shared_run, sentences, words
 from huddle_ai.index.embeddings import Embedder
 
-__all__ = ["FEATURE_VERSION", "LINGUISTIC", "Features", "featurize", "linguistic"]
+__all__ = [
+    "EVIDENCE",
+    "FEATURE_VERSION",
+    "LINGUISTIC",
+    "Features",
+    "featurize",
+    "linguistic",
+    "unused_by",
+]
 
-FEATURE_VERSION = "f1"
+FEATURE_VERSION = "f2"
 
 _VERBS_TEXT = """add adjust aim analyse analyze apply ask attach avoid begin break bring build
     calculate
@@ -119,6 +134,8 @@ _ANSWER = re.compile(
     re.I,
 )
 _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
+# a number with its sign: a minus that stands alone ("x = -4", "−4"), not a range's dash
+_SIGNED = re.compile(r"(?<![\w.,\-−])[-−]?\d+(?:[.,]\d+)?")
 _QUOTED = re.compile(r"[\"“'‘`]([^\"”'’`\n]{3,80})[\"”'’`]")
 _CODE_LINE = re.compile(r"^\s{2,}\S|[;{}]\s*$|\bdef |\breturn\b|==|\+=|\w+\(.*\)\s*$", re.M)
 _EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf]")
@@ -171,8 +188,34 @@ LINGUISTIC = (
     "opening_verdict",
     "ref_number_share",
     "missing_but_present",
+    # verdict against evidence
+    "approve",
+    "criticise",
+    "polarity",
+    "has_ref",
+    "approve_x_ref",
+    "criticise_x_ref",
+    "approve_x_workref",
+    "criticise_x_workref",
+    "polarity_x_refnums",
+    "work_is_ref",
+    "criticise_x_work_is_ref",
+    "asks_present",
+    "asks_present_terms",
+    "numbers_off_ref",
+    "sign_flips",
+    "new_words_in_ref",
+    "work_log_words",
+    "work_rubric_cover",
+    "approve_x_rubric_cover",
+    "criticise_x_rubric_cover",
+    "asks_rubric_present",
 )
 _EMBEDDED = ("cos_work", "cos_task", "cos_ref", "cos_work_ref", "cos_rubric")
+# verdict crossed with the work-reference cosine (zero without a reference)
+_EMBEDDED_X = ("approve_x_cos_work_ref", "criticise_x_cos_work_ref", "polarity_x_cos_work_ref")
+#: the named features that weigh the feedback's verdict against the work's evidence
+EVIDENCE = (*LINGUISTIC[LINGUISTIC.index("approve") :], *_EMBEDDED_X)
 
 
 def _share(a: set[str], b: set[str]) -> float:
@@ -255,8 +298,123 @@ def linguistic(item: FeedbackItem) -> list[float]:
         _opening_verdict(sents[0]),
         len(fb_nums & ref_nums) / len(fb_nums) if fb_nums and ref_nums else 0.0,
         _missing_but_present(sents, work),
+        *_evidence(item, sents, own, work, context, ref, praise + rights, wrong),
     ]
     return values
+
+
+_ASKS = re.compile(
+    r"\b(add|adding|include|including|mention|missing|miss(?:es)?|needs?|there'?s no|there is no|"
+    r"doesn'?t (?:have|say|mention|include|give|show)|lacks?|without|forgot|forgotten|"
+    r"(?:don'?t|can'?t|cannot) see|no mention|what about|should (?:have|say|include|state)|"
+    r"you didn'?t|never (?:say|mention))\b",
+    re.I,
+)
+
+
+def _polarity(approve: float, criticise: float) -> float:
+    return (approve - criticise) / (approve + criticise + 1.0)
+
+
+def _evidence(
+    item: FeedbackItem,
+    sents: Sequence[str],
+    own: set[str],
+    work: set[str],
+    context: set[str],
+    ref: set[str],
+    approving: int,
+    wrong: int,
+) -> list[float]:
+    """The verdict-against-evidence block, in the order of :data:`LINGUISTIC`."""
+    fb = item.feedback
+    opening = _opening_verdict(sents[0])
+    asks, asked_terms = _asks_present(sents, work, context)
+    approve = min(approving, 3) + float(opening > 0)
+    criticise = min(wrong, 3) + float(opening < 0) + min(asks, 3)
+    reference = (item.reference or "").strip()
+    has_ref = float(bool(reference))
+    work_ref = _share(ref, work) if ref else 0.0
+    fb_nums, work_nums = _numbers(fb), _numbers(item.work)
+    ref_nums = _numbers(item.reference or "")
+    task_nums = _numbers(item.task)
+    refnums = 2 * _share(ref_nums, work_nums) - 1 if ref_nums else 0.0
+    # the work is the reference answer ("B" for "B"), or holds every word of it
+    is_ref = float(bool(reference) and _normal(item.work) == _normal(reference))
+    is_ref = max(is_ref, float(bool(ref) and ref <= work))
+    off = fb_nums - work_nums - task_nums - ref_nums if ref_nums else set()
+    ref_signed = _signed(item.reference or "")
+    fb_signed = _signed(fb)
+    flips = {n for n in fb_signed - ref_signed if _negated(n) in ref_signed}
+    new = own - work - context
+    rubric = content_words(" ".join(item.rubric))
+    cover = _share(rubric, work) if rubric else 0.0
+    return [
+        approve,
+        criticise,
+        _polarity(approve, criticise),
+        has_ref,
+        approve * has_ref,
+        criticise * has_ref,
+        approve * work_ref,
+        criticise * work_ref,
+        _polarity(approve, criticise) * refnums,
+        is_ref,
+        criticise * is_ref,
+        float(min(asks, 3)),
+        math.log1p(asked_terms),
+        math.log1p(len(off)),
+        float(len(flips)),
+        _share(new, ref) if ref and new else 0.0,
+        math.log1p(len(words(item.work))),
+        cover,
+        approve * cover,
+        criticise * cover,
+        _asks_rubric_present(sents, work, rubric),
+    ]
+
+
+def _asks_rubric_present(sents: Sequence[str], work: set[str], rubric: set[str]) -> float:
+    """The most a clause asking to add something names rubric terms the work already has."""
+    best = 0.0
+    for s in sents:
+        m = _ASKS.search(s)
+        asked = content_words(s[m.end() :]) & rubric if m else set()
+        if asked:
+            best = max(best, _share(asked, work))
+    return best
+
+
+def _normal(text: str) -> str:
+    return " ".join(words(text))
+
+
+def _signed(text: str) -> set[str]:
+    return {n.replace("−", "-").replace(",", ".") for n in _SIGNED.findall(text)}
+
+
+def _negated(number: str) -> str:
+    return number[1:] if number.startswith("-") else f"-{number}"
+
+
+def _asks_present(sents: Sequence[str], work: set[str], context: set[str]) -> tuple[int, int]:
+    """How many clauses ask to add something the work already names, and how many terms.
+
+    A clause is the text from an asking cue ("add", "missing", "you forgot")
+    to the end of its sentence; a term counts when the work has it and the
+    task and rubric do not (words of the task would be in any work).
+    """
+    clauses = 0
+    terms: set[str] = set()
+    for s in sents:
+        m = _ASKS.search(s)
+        if m is None:
+            continue
+        present = (content_words(s[m.end() :]) & work) - context
+        if present:
+            clauses += 1
+            terms |= present
+    return clauses, len(terms)
 
 
 _YES = re.compile(
@@ -286,6 +444,19 @@ def _missing_but_present(sents: Sequence[str], work: set[str]) -> float:
     return best
 
 
+# the dimensions whose model reads the verdict-against-evidence block; for the
+# others it is switched off (it did not help them in grouped cross-validation)
+_EVIDENCE_DIMENSIONS = frozenset({"accurate"})
+
+
+def unused_by(dimension: str, names: Sequence[str]) -> list[int]:
+    """Columns of ``names`` that ``dimension``'s model does not read (weight zero)."""
+    if dimension in _EVIDENCE_DIMENSIONS:
+        return []
+    skip = set(EVIDENCE)
+    return [k for k, n in enumerate(names) if n in skip]
+
+
 class Features:
     """Feature matrices for a batch of items: names and values, one row an item."""
 
@@ -313,16 +484,19 @@ def featurize(items: Sequence[FeedbackItem], embedder: Embedder) -> Features:
         row: NDArray[np.float32] = vecs[texts[text]]
         return row
 
-    cos = np.zeros((len(items), len(_EMBEDDED)))
+    cos = np.zeros((len(items), len(_EMBEDDED) + len(_EMBEDDED_X)))
+    verdict = [LINGUISTIC.index(n) for n in ("approve", "criticise", "polarity")]
     for row, i in enumerate(items):
         fb = v(i.feedback)
+        work_ref = float(v(i.work) @ v(i.reference)) if i.reference and i.work else 0.0
         cos[row] = [
             float(fb @ v(i.work)) if i.work else 0.0,
             float(fb @ v(i.task)) if i.task else 0.0,
             float(fb @ v(i.reference)) if i.reference else 0.0,
-            float(v(i.work) @ v(i.reference)) if i.reference and i.work else 0.0,
+            work_ref,
             float(fb @ v("\n".join(i.rubric))) if i.rubric else 0.0,
+            *(float(ling[row, k]) * work_ref for k in verdict),
         ]
     own = np.array([v(i.feedback) for i in items], dtype=np.float64).reshape(len(items), -1)
-    names = [*LINGUISTIC, *_EMBEDDED, *(f"emb_{k}" for k in range(own.shape[1]))]
+    names = [*LINGUISTIC, *_EMBEDDED, *_EMBEDDED_X, *(f"emb_{k}" for k in range(own.shape[1]))]
     return Features(names, np.hstack([ling, cos, own]), own.shape[1])

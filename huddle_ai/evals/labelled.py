@@ -9,7 +9,10 @@ own ``labels.jsonl``)::
                 "respectful": 0|1, "no_giveaway": 0|1}}
 
 Only ``feedback`` and ``labels`` are required; an organization may label one
-dimension only. The dimensions, as human raters of feedback use them:
+dimension only. An optional ``group`` (a string or number) names items that
+must stay together when cross-validating (the same piece of work, the same
+learner); without it, items with the same task and work form a group.
+The dimensions, as human raters of feedback use them:
 
 - ``actionable``: it is clear what the learner should do next (a guiding
   question that points to the next move counts; a bare verdict does not).
@@ -53,7 +56,13 @@ class LabelledItem(FeedbackItem):
 
     id: str | None = None
     style: str | None = None
+    group: str | None = Field(None, description="Items kept in one cross-validation fold.")
     labels: dict[str, int]
+
+    @field_validator("group", mode="before")
+    @classmethod
+    def _group_text(cls, group: object) -> object:
+        return str(group) if isinstance(group, int) and not isinstance(group, bool) else group
 
     @field_validator("labels")
     @classmethod

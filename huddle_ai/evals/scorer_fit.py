@@ -4,14 +4,18 @@ For each dimension, an L2 logistic regression over the features of
 :mod:`huddle_ai.evals.features` (standardised; the embedding block scaled by
 a weight, so it can be regularised apart from the named features). The
 regularisation ``C`` and the embedding weight are chosen by repeated
-stratified k-fold cross-validation on the training labels only (one
+stratified k-fold cross-validation on the fitting labels only (one
 standard-error rule: the simplest model within one SE of the best mean AUC).
+The folds are grouped by work: items about the same task and learner work
+(or sharing an explicit ``group``) always fall in the same fold, so no fold
+is scored on a work whose other feedback texts were fitted on.
 Calibration is Platt scaling fitted on the out-of-fold decision values, so
 the shipped probability is calibrated on predictions for items the
 regression had not seen.
 
 Run without arguments, it reproduces the packaged weights from
-``evals/scorer_set/train.jsonl``; the held-out split is never read here.
+``evals/scorer_set/train.jsonl`` and ``dev.jsonl``; the held-out split
+(``heldout.jsonl``) is never read here.
 """
 
 from __future__ import annotations
@@ -28,18 +32,29 @@ from numpy.typing import NDArray
 
 from huddle_ai.errors import HuddleAIError, InvalidInputError
 from huddle_ai.evals.agreement import Validation
-from huddle_ai.evals.features import featurize
+from huddle_ai.evals.features import featurize, unused_by
 from huddle_ai.evals.labelled import DIMENSIONS, LabelledItem, load_labelled
 from huddle_ai.evals.learned import DimensionModel, ScorerModels, packaged_path
 from huddle_ai.index.embeddings import Embedder
 
-__all__ = ["GRID", "Fit", "fit_dimension", "fit_models", "main", "repo_scorer_set"]
+__all__ = [
+    "FIT_SPLITS",
+    "GRID",
+    "Fit",
+    "fit_dimension",
+    "fit_models",
+    "groups_of",
+    "main",
+    "repo_scorer_set",
+]
 
 # (C, weight of the embedding block); simplest first for the one-SE rule
 GRID: tuple[tuple[float, float], ...] = tuple(
     (c, w) for w in (0.0, 0.1, 0.3, 1.0) for c in (0.003, 0.01, 0.03, 0.1, 0.3)
 )
 SMALL_GRID: tuple[tuple[float, float], ...] = ((0.03, 0.3), (0.1, 0.3), (0.3, 1.0))
+# the splits the packaged weights are fitted on (heldout.jsonl only ever measures)
+FIT_SPLITS = ("train.jsonl", "dev.jsonl")
 
 
 def repo_scorer_set() -> Path:
@@ -48,6 +63,11 @@ def repo_scorer_set() -> Path:
     if here.exists():
         return here
     return Path(__file__).resolve().parents[1] / "_evals" / "scorer_set"
+
+
+def groups_of(items: Sequence[LabelledItem]) -> list[str]:
+    """Each item's fold group: its ``group`` field, else its task and work together."""
+    return [i.group if i.group is not None else f"{i.task}\x00{i.work}" for i in items]
 
 
 @dataclass(frozen=True)
@@ -67,7 +87,7 @@ def _design(
 
 
 def _standardise(
-    x: NDArray[np.float64], dense: int, weight: float
+    x: NDArray[np.float64], dense: int, weight: float, off: Sequence[int] = ()
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
@@ -79,6 +99,9 @@ def _standardise(
         scale[dense:] = np.inf
     else:
         scale[dense:] = scale[dense:] / weight
+    # columns this dimension does not read (features.unused_by)
+    mean[list(off)] = 0.0
+    scale[list(off)] = np.inf
     return mean, scale
 
 
@@ -88,14 +111,20 @@ def _lr(c: float):  # type: ignore[no-untyped-def]
     return LogisticRegression(C=c, max_iter=5000)
 
 
-def _folds(
-    y: NDArray[np.int64], k: int, repeats: int, seed: int
+def folds(
+    y: NDArray[np.int64], k: int, repeats: int, seed: int, groups: Sequence[str] | None = None
 ) -> list[tuple[NDArray[np.intp], NDArray[np.intp]]]:
-    from sklearn.model_selection import RepeatedStratifiedKFold
+    """Repeated stratified k folds; with ``groups``, a group never spans two folds."""
+    from sklearn.model_selection import StratifiedGroupKFold
 
-    k = max(2, min(k, int(y.sum()), int(len(y) - y.sum())))
-    rkf = RepeatedStratifiedKFold(n_splits=k, n_repeats=repeats, random_state=seed)
-    return [(tr, te) for tr, te in rkf.split(np.zeros(len(y)), y)]
+    n_groups = len(set(groups)) if groups is not None else len(y)
+    k = max(2, min(k, int(y.sum()), int(len(y) - y.sum()), n_groups))
+    ids = np.asarray(groups if groups is not None else [str(n) for n in range(len(y))])
+    out: list[tuple[NDArray[np.intp], NDArray[np.intp]]] = []
+    for r in range(repeats):
+        sgk = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed + r)
+        out.extend((tr, te) for tr, te in sgk.split(np.zeros(len(y)), y, ids))
+    return out
 
 
 def _auc(y: NDArray[np.int64], s: NDArray[np.float64]) -> float:
@@ -112,8 +141,9 @@ def _decisions(
     w: float,
     tr: NDArray[np.intp],
     te: NDArray[np.intp],
+    off: Sequence[int] = (),
 ) -> NDArray[np.float64]:
-    mean, scale = _standardise(x[tr], dense, w)
+    mean, scale = _standardise(x[tr], dense, w, off)
     model = _lr(c).fit(_design(x[tr], dense, mean, scale), y[tr])
     out: NDArray[np.float64] = model.decision_function(_design(x[te], dense, mean, scale))
     return out
@@ -127,21 +157,29 @@ def fit_dimension(
     *,
     trained_on: str,
     grid: Sequence[tuple[float, float]] = GRID,
-    folds: int = 5,
+    k: int = 5,
     repeats: int = 2,
     seed: int = 0,
+    groups: Sequence[str] | None = None,
+    off: Sequence[int] = (),
 ) -> Fit:
-    """Choose (C, embedding weight) by CV, fit on all rows, calibrate on out-of-fold values."""
+    """Choose (C, embedding weight) by CV, fit on all rows, calibrate on out-of-fold values.
+
+    ``groups`` (one a row) keeps rows of a group in one fold (see :func:`groups_of`);
+    the columns ``off`` get weight zero (see :func:`~huddle_ai.evals.features.unused_by`).
+    """
     labels = np.asarray(y, dtype=np.int64)
     if labels.sum() < 2 or len(labels) - labels.sum() < 2:
         raise InvalidInputError(
             f"{dimension}: needs at least 2 yes and 2 no labels "
             f"(has {int(labels.sum())} yes, {int(len(labels) - labels.sum())} no)"
         )
-    splits = _folds(labels, folds, repeats, seed)
+    splits = folds(labels, k, repeats, seed, groups)
     results: list[tuple[float, float, float, float]] = []
     for c, w in grid:
-        aucs = [_auc(labels[te], _decisions(x, labels, dense, c, w, tr, te)) for tr, te in splits]
+        aucs = [
+            _auc(labels[te], _decisions(x, labels, dense, c, w, tr, te, off)) for tr, te in splits
+        ]
         aucs = [a for a in aucs if not math.isnan(a)]
         avg = float(np.mean(aucs)) if aucs else math.nan
         se = float(np.std(aucs, ddof=1) / math.sqrt(len(aucs))) if len(aucs) > 1 else 0.0
@@ -153,16 +191,16 @@ def fit_dimension(
     # Platt scaling on out-of-fold decision values of the chosen params (first repeat)
     oof = np.zeros(len(labels))
     for tr, te in splits[: len(splits) // repeats]:
-        oof[te] = _decisions(x, labels, dense, c, w, tr, te)
+        oof[te] = _decisions(x, labels, dense, c, w, tr, te, off)
     platt = _lr(1e4).fit(oof.reshape(-1, 1), labels)
-    mean, scale = _standardise(x, dense, w)
+    mean, scale = _standardise(x, dense, w, off)
     final = _lr(c).fit(_design(x, dense, mean, scale), labels)
     scale_out = scale.copy()
     coef = final.coef_[0].astype(np.float64)
     # a switched-off block is stored as zero weights over a unit scale (JSON has no inf)
-    off = ~np.isfinite(scale_out)
-    scale_out[off] = 1.0
-    coef[off] = 0.0
+    switched = ~np.isfinite(scale_out)
+    scale_out[switched] = 1.0
+    coef[switched] = 0.0
     model = DimensionModel(
         dimension=dimension,
         mean=mean,
@@ -191,8 +229,12 @@ def fit_models(
     grid: Sequence[tuple[float, float]] = GRID,
     validations: dict[str, Validation] | None = None,
 ) -> tuple[ScorerModels, dict[str, Fit]]:
-    """Fit every dimension in ``dimensions`` on the items that carry its label."""
+    """Fit every dimension in ``dimensions`` on the items that carry its label.
+
+    Folds are grouped by work (:func:`groups_of`).
+    """
     feats = featurize(items, embedder)
+    groups = groups_of(items)
     dense = len(feats.names) - feats.dim_embedding
     fits: dict[str, Fit] = {}
     for dim in dimensions:
@@ -206,6 +248,8 @@ def fit_models(
             dense,
             trained_on=trained_on,
             grid=grid,
+            groups=[groups[k] for k in rows],
+            off=unused_by(dim, feats.names),
         )
         fits[dim] = fit
     models = ScorerModels(
@@ -220,18 +264,23 @@ def fit_models(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m huddle_ai.evals.scorer_fit",
-        description="Fit the packaged learned scorers from the training split only.",
+        description="Fit the packaged learned scorers on the fitting splits (train and dev).",
     )
-    parser.add_argument("--train", type=Path, default=repo_scorer_set() / "train.jsonl")
+    parser.add_argument(
+        "--train",
+        type=Path,
+        nargs="+",
+        default=[repo_scorer_set() / s for s in FIT_SPLITS],
+        help="Labelled JSONL files to fit on (default: scorer_set train.jsonl and dev.jsonl).",
+    )
     parser.add_argument("--out", type=Path, default=packaged_path())
     args = parser.parse_args(argv)
     from huddle_ai.index.embeddings import SentenceTransformerEmbedder
 
     try:
-        items = load_labelled(args.train)
+        items = [i for path in args.train for i in load_labelled(path)]
         embedder = SentenceTransformerEmbedder()
-        name = args.train.name if args.train.parent.name != "scorer_set" else "scorer_set/train"
-        trained_on = f"huddle_ai {name} (n={len(items)})"
+        trained_on = f"huddle_ai {_names(args.train)} (n={len(items)})"
         models, fits = fit_models(items, embedder, trained_on=trained_on)
     except HuddleAIError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -264,6 +313,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     print(f"wrote {args.out}")
     return 0
+
+
+def _names(paths: Sequence[Path]) -> str:
+    """``scorer_set/train+dev`` for the packaged splits, else the file names."""
+    if all(p.parent.name == "scorer_set" for p in paths):
+        return "scorer_set/" + "+".join(p.stem for p in paths)
+    return "+".join(p.name for p in paths)
 
 
 def _same(a: DimensionModel, b: DimensionModel) -> bool:

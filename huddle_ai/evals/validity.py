@@ -2,12 +2,15 @@
 
 ``python -m huddle_ai.evals.validity`` scores the held-out split
 (``evals/scorer_set/heldout.jsonl``, written by a person who never saw the
-training file or the code) with the packaged learned scorers, the old keyword
+fitting files or the code) with the packaged learned scorers, the old keyword
 scorers and a trivial baseline, and prints AUC and Cohen's κ per dimension
-with 95% bootstrap intervals. The baseline is a logistic regression on the
-feedback's length alone, fitted on the training split. ``--record`` stores
-the learned scorers' figures in the packaged weights, so that every report
-names them; nothing is fitted or chosen on the held-out split.
+with 95% bootstrap intervals that resample whole works (items about the same
+task and work are not independent). The baseline is a logistic regression on
+the feedback's length alone, fitted on the fitting splits (``train.jsonl``
+and ``dev.jsonl``). ``--record`` stores the learned scorers' figures in the
+packaged weights, so that every report names them; nothing is fitted or
+chosen on the held-out split. It only ever measures ``heldout.jsonl``: the
+fitting splits are refused as a held-out file.
 """
 
 from __future__ import annotations
@@ -22,17 +25,17 @@ from typing import Any
 
 import numpy as np
 
-from huddle_ai.errors import HuddleAIError
+from huddle_ai.errors import HuddleAIError, InvalidInputError
 from huddle_ai.evals.agreement import Validation, measure
 from huddle_ai.evals.labelled import DIMENSIONS, LabelledItem, load_labelled
 from huddle_ai.evals.learned import ScorerModels, packaged_path
 from huddle_ai.evals.sample import Sample
-from huddle_ai.evals.scorer_fit import repo_scorer_set
+from huddle_ai.evals.scorer_fit import FIT_SPLITS, groups_of, repo_scorer_set
 from huddle_ai.evals.scorers import SCORERS
 from huddle_ai.evals.text import words
 from huddle_ai.index.embeddings import Embedder
 
-__all__ = ["KEYWORD_COUNTERPARTS", "evaluate", "render_markdown", "sample_of"]
+__all__ = ["KEYWORD_COUNTERPARTS", "check_heldout", "evaluate", "render_markdown", "sample_of"]
 
 # the keyword heuristic each learned dimension replaces
 KEYWORD_COUNTERPARTS = {
@@ -71,27 +74,37 @@ def evaluate(
 
     samples = [sample_of(i) for i in heldout]
     models.prime(samples, embedder)
+    all_groups = groups_of(heldout)
     out: dict[str, dict[str, Validation | None]] = {}
     for dim in DIMENSIONS:
         rows = [k for k, i in enumerate(heldout) if dim in i.labels]
         labels = [heldout[k].labels[dim] for k in rows]
+        groups = [all_groups[k] for k in rows]
         learned = [models.score(dim, samples[k], embedder).value for k in rows]
+        method = "held-out split"
         entry: dict[str, Validation | None] = {
-            "learned": measure(labels, learned, who=who, method="held-out split", boot=boot)
+            "learned": measure(labels, learned, who=who, method=method, boot=boot, groups=groups)
         }
         keyword = KEYWORD_COUNTERPARTS.get(dim)
         if keyword is not None:
             pairs = [
                 (lab, SCORERS[keyword].fn(samples[k])) for lab, k in zip(labels, rows, strict=True)
             ]
-            ok = [(lab, s.value) for lab, s in pairs if s.applicable]
+            ok = [
+                (lab, s.value, g) for (lab, s), g in zip(pairs, groups, strict=True) if s.applicable
+            ]
             entry[keyword] = measure(
-                [p[0] for p in ok], [p[1] for p in ok], who=who, method="held-out split", boot=boot
+                [o[0] for o in ok],
+                [o[1] for o in ok],
+                who=who,
+                method=method,
+                boot=boot,
+                groups=[o[2] for o in ok],
             )
         tr = [i for i in train if dim in i.labels]
         base = LogisticRegression().fit(_length(tr), [i.labels[dim] for i in tr])
         p = base.predict_proba(_length([heldout[k] for k in rows]))[:, 1]
-        entry["length"] = measure(labels, list(p), who=who, method="held-out split", boot=boot)
+        entry["length"] = measure(labels, list(p), who=who, method=method, boot=boot, groups=groups)
         out[dim] = entry
     return out
 
@@ -129,13 +142,31 @@ def render_markdown(results: dict[str, dict[str, Validation | None]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def check_heldout(path: Path, fitting: Sequence[Path]) -> Path:
+    """``path`` when it is a held-out file that exists and is not a fitting split."""
+    if not path.exists():
+        raise InvalidInputError(
+            f"no held-out split at {path}: validity measures only labels never fitted on "
+            "(train.jsonl and dev.jsonl are fitting data)"
+        )
+    if any(path.resolve() == f.resolve() for f in fitting if f.exists()):
+        raise InvalidInputError(f"{path} is a fitting split, not held out")
+    return path
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m huddle_ai.evals.validity",
         description="Agreement of the packaged scorers with the held-out labels.",
     )
     parser.add_argument("--heldout", type=Path, default=repo_scorer_set() / "heldout.jsonl")
-    parser.add_argument("--train", type=Path, default=repo_scorer_set() / "train.jsonl")
+    parser.add_argument(
+        "--train",
+        type=Path,
+        nargs="+",
+        default=[repo_scorer_set() / s for s in FIT_SPLITS],
+        help="The fitting splits (for the length baseline).",
+    )
     parser.add_argument("--weights", type=Path, default=packaged_path())
     parser.add_argument("--json", type=Path, default=None, help="Also write the figures here.")
     parser.add_argument(
@@ -145,9 +176,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from huddle_ai.index.embeddings import SentenceTransformerEmbedder
 
     try:
+        heldout_path = check_heldout(args.heldout, args.train)
         models = ScorerModels.load(args.weights)
-        heldout = load_labelled(args.heldout)
-        train = load_labelled(args.train)
+        heldout = load_labelled(heldout_path)
+        train = [i for path in args.train for i in load_labelled(path)]
         who = f"huddle_ai scorer_set/heldout (n={len(heldout)}, an independent writer)"
         results = evaluate(models, heldout, SentenceTransformerEmbedder(), train=train, who=who)
     except HuddleAIError as exc:
