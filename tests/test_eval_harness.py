@@ -583,3 +583,48 @@ def test_a_runs_folder_outlives_a_change_of_embedding_backend(
         assert "indexed with embedder" not in out.err
     stores = sorted(p.name for p in (runs / "store").iterdir())
     assert len(stores) == 2 and stores[0].startswith("fake") and stores[1].startswith("torch")
+
+
+def test_beats_gate_needs_every_generator_above_every_baseline_of_the_run() -> None:
+    """``beats: [metric]`` is the relative gate: strictly above (or, for lower-is-better
+    metrics, below) each baseline that ran; a baseline that did not run is not a bar."""
+    from huddle_ai.evals.gate import beats
+
+    def run(grounded: float, nn: float, majority: float | None) -> dict[str, Any]:
+        values = {"grounded": grounded, "nn_copy": nn, "always_majority": majority}
+        variants = [v for v, x in values.items() if x is not None]
+        return {
+            "variants": variants,
+            "beats": ["assessment_accuracy", "misquotes"],
+            "metrics": {
+                v: {"assessment_accuracy": {"mean": values[v]}, "misquotes": {"mean": 0.0}}
+                for v in variants
+            },
+        }
+
+    assert [f.against for f in beats(run(0.6, 0.4, 0.3)) if f.metric == "assessment_accuracy"] == []
+    tie = [f for f in beats(run(0.4, 0.4, 0.3)) if f.metric == "assessment_accuracy"]
+    assert [f.against for f in tie] == ["nn_copy"]
+    assert str(tie[0]) == "grounded assessment_accuracy = 0.400 does not beat nn_copy (0.400)"
+    below = beats(run(0.25, 0.2, 0.3))
+    assert [(f.metric, f.against) for f in below if f.metric == "assessment_accuracy"] == [
+        ("assessment_accuracy", "always_majority")
+    ]
+    # lower is better: 0 misquotes does not beat a baseline's 0 either
+    assert {f.against for f in below if f.metric == "misquotes"} == {"nn_copy", "always_majority"}
+    # a run of the generator alone has nothing to beat
+    assert beats({**run(0.1, 0.0, None), "variants": ["grounded"]}) == []
+
+
+def test_a_new_huddle_run_uses_the_suites_new_huddle_thresholds(tmp_path: Path) -> None:
+    suite = load_suite("short_answers")
+    assert suite.new_huddle_thresholds is not None
+    assert "assessment_accuracy" in suite.thresholds
+    assert "assessment_accuracy" not in suite.new_huddle_thresholds
+    assert suite.beats == ["assessment_accuracy"]
+    write_suite(tmp_path)
+    bad = tmp_path / "bad.yaml"
+    for field in ("beats: [vibes]", "new_huddle_thresholds: {vibes: 1}"):
+        bad.write_text(f"name: tiny\ndata: [data.jsonl]\n{field}\n")
+        with pytest.raises(InvalidInputError, match="unknown metric 'vibes'"):
+            load_suite(bad)

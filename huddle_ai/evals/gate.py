@@ -1,10 +1,14 @@
-"""The CI gate: absolute thresholds and regressions against a baseline run.
+"""The CI gate: absolute thresholds, baselines to beat, and regressions.
 
-A threshold ``metric: limit`` is a floor for higher-is-better metrics and a
-ceiling for lower-is-better ones (``latency_ms``, ``tokens``, ``misquotes``...). A
-regression is a drop past the suite's tolerance (``regression: {default: 0.02,
-metric: x}``) against the same variant and metric of the baseline run: relative for
-latency and tokens, absolute for the rest (a count of breaches regresses up from 0).
+A suite's ``beats: [metric, ...]`` asks every generator to do strictly better
+than every baseline of the same run (``nn_copy``, ``always_majority``...) on
+each metric: the relative gate of "above both baselines". A threshold
+``metric: limit`` is a floor for higher-is-better metrics and a ceiling for
+lower-is-better ones (``latency_ms``, ``tokens``, ``misquotes``...). A
+regression is a drop past the suite's tolerance (``regression: {default:
+0.02, metric: x}``) against the same variant and metric of the baseline run:
+relative for latency and tokens, absolute for the rest (a count of breaches
+regresses up from 0).
 """
 
 from __future__ import annotations
@@ -18,19 +22,25 @@ from huddle_ai.evals.scorers import lower_is_better
 # raw measurements, whose regression tolerance is relative
 _RELATIVE = frozenset({"latency_ms", "tokens", "cost_per_case"})
 
-__all__ = ["Finding", "apply_gate", "compare", "diff", "thresholds"]
+__all__ = ["Finding", "apply_gate", "beats", "compare", "diff", "thresholds"]
 
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # "threshold" | "regression"
+    kind: str  # "threshold" | "regression" | "beats"
     variant: str
     metric: str
     value: float
     limit: float
     baseline: float | None = None
+    against: str | None = None  # the baseline variant not beaten ("beats")
 
     def __str__(self) -> str:
+        if self.kind == "beats":
+            return (
+                f"{self.variant} {self.metric} = {self.value:.3f} does not beat "
+                f"{self.against} ({self.limit:.3f})"
+            )
         if self.kind == "threshold":
             op = ">" if lower_is_better(self.metric) else "<"
             return f"{self.variant} {self.metric} = {self.value:.3f} {op} threshold {self.limit:g}"
@@ -64,6 +74,27 @@ def thresholds(run: dict[str, Any]) -> list[Finding]:
             bad = value > limit if lower_is_better(metric) else value < limit
             if bad:
                 out.append(Finding("threshold", variant, metric, value, limit))
+    return out
+
+
+def beats(run: dict[str, Any]) -> list[Finding]:
+    """Generators that do not strictly beat a baseline of the same run on a ``beats`` metric."""
+    from huddle_ai.evals.variants import BASELINES
+
+    out = []
+    others = [v for v in run["variants"] if v in BASELINES]
+    for variant in [v for v in run["variants"] if v not in BASELINES]:
+        for metric in run.get("beats", []):
+            value = _mean(run, variant, metric)
+            if value is None:
+                continue
+            lower = lower_is_better(metric)
+            for base in others:
+                limit = _mean(run, base, metric)
+                if limit is None:
+                    continue
+                if (value >= limit) if lower else (value <= limit):
+                    out.append(Finding("beats", variant, metric, value, limit, against=base))
     return out
 
 
@@ -112,9 +143,10 @@ def apply_gate(
 ) -> list[Finding]:
     """Record the diff and gate findings on ``run``; return what fails the gate.
 
-    Threshold failures always fail; regressions fail with ``fail_on_regression``.
+    Threshold and ``beats`` failures always fail; regressions fail with
+    ``fail_on_regression``.
     """
-    findings = thresholds(run)
+    findings = thresholds(run) + beats(run)
     if baseline is not None:
         run["baseline"] = baseline.get("run_id")
         run["diff"] = diff(run, baseline)

@@ -361,7 +361,10 @@ def run_suite(
         "directions": {n: registry[n].higher_is_better for n in names},
         "validity": {n: registry[n].describe() for n in names}
         | ({n: _judge_validity() for n in judge.metric_names} if judge is not None else {}),
-        "thresholds": suite.thresholds,
+        "thresholds": suite.new_huddle_thresholds
+        if leave_one_huddle_out and suite.new_huddle_thresholds is not None
+        else suite.thresholds,
+        "beats": suite.beats,
         "regression": suite.regression,
         "metrics": metrics,
         "agreement": _agreement(suite, contexts, hai, judge, secrets, registry),

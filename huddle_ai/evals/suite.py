@@ -92,6 +92,15 @@ class Suite(BaseModel):
     prompts: list[str] = Field(default_factory=lambda: ["v1"])
     scorers: list[str] | None = None
     thresholds: dict[str, float] = Field(default_factory=dict)
+    new_huddle_thresholds: dict[str, float] | None = Field(
+        None,
+        description="Thresholds of a leave-one-huddle-out run, in place of `thresholds` "
+        "(a floor set for known huddles is not one for new huddles).",
+    )
+    beats: list[str] = Field(
+        default_factory=list,
+        description="Metrics on which every generator must beat every baseline in the run.",
+    )
     regression: dict[str, float] = Field(default_factory=lambda: {"default": 0.02})
     context: dict[str, int] = Field(default_factory=dict)
     repeat: int = Field(1, ge=1, le=50)
@@ -205,7 +214,12 @@ def _check_refs(suite: Suite, where: str) -> None:
                 f"{where}: unknown scorer {name!r}; known: {', '.join(SCORERS)}"
             )
     known = set(SCORERS) | set(AGGREGATES) | {"judge"}
-    for metric in [*suite.thresholds, *suite.regression]:
+    for metric in [
+        *suite.thresholds,
+        *(suite.new_huddle_thresholds or {}),
+        *suite.beats,
+        *suite.regression,
+    ]:
         if metric not in known and metric != "default" and not metric.startswith("judge_"):
             raise InvalidInputError(f"{where}: threshold for unknown metric {metric!r}")
     if not suite.cases:
