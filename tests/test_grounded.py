@@ -732,3 +732,36 @@ def test_a_checklist_point_is_asked_for_in_a_sentence_that_reads(
     from huddle_ai.suggest.generators.writing import _covers, _make_sure
 
     assert (_make_sure(point), _covers(point)) == (ask, next_step)
+
+
+def test_work_not_there_yet_hears_what_it_does_say_in_its_own_words() -> None:
+    """A partial or not-met draft with no passage to praise says what the work says first
+    ("You wrote “…”."), verbatim and case kept, before what it still needs; a met draft
+    does not, and neither does one that already quotes a passage."""
+    from huddle_ai.suggest.assessment import PointScore
+    from huddle_ai.suggest.context import FeedbackContext
+    from huddle_ai.suggest.generators.judgement import CriterionJudgement, Judgement
+    from huddle_ai.suggest.generators.writing import compose
+
+    work = "The Moon is made of Rock and has craters, and it looks different every night."
+    passage = "it looks different every night"
+    ctx = FeedbackContext(org="o", huddle=MOON, solution_text=work, items=[], token_budget=500)
+
+    def judged(level: Level, score: float) -> Judgement:
+        point = PointScore(
+            "we see different portions of that lit half", score, score, 0.0, passage, ()
+        )
+        cj = CriterionJudgement(MOON.rubric[0], [point], score, level, False, None, True)
+        return Judgement(
+            criteria=[cj], coverage=score, score=score, assessment=level, calibrated=False,
+            history=0, confidence=None, needs_review=True, expected_accuracy=None,
+            basis="rubric", model={}, vector=None,
+        )  # fmt: skip
+
+    for level in (Level.PARTIAL, Level.NOT_MET):
+        text = compose(ctx, judged(level, 0.2)).text
+        assert text.split(". ", 1)[1].startswith(f"You wrote \u201c{passage}\u201d."), text
+        assert text.index("You wrote") < text.index("Still missing")
+    assert "You wrote" not in compose(ctx, judged(Level.MET, 0.2)).text
+    # a passage good enough to praise is quoted as praise instead
+    assert "You wrote" not in compose(ctx, judged(Level.PARTIAL, 0.7)).text

@@ -101,7 +101,7 @@ _TEMPLATE = (
     "there yet What works Still to do Add For your answer covers closest passage no passage yet "
     "shows This week revise so that it then compare with the criterion share with a peer and ask "
     "them where it would not hold How could you show in your own work Next time also A good "
-    "avoid avoids be is your work make sure How could "
+    "avoid avoids be is your work make sure How could You wrote "
     "start Stretch One stretch make sure shows"
 )
 
@@ -434,6 +434,21 @@ def _passages(judgement: Judgement, redactor: Redactor) -> dict[str, PointScore]
     return out
 
 
+def _what_it_says(judgement: Judgement, redactor: Redactor) -> str | None:
+    """ "You wrote “…”.": the passage of the work closest to any checklist point."""
+    best = max(
+        (
+            p
+            for cj in judgement.criteria
+            for p in cj.points
+            if p.evidence and len(p.evidence.split()) >= 5 and not redactor.redact(p.evidence)[1]
+        ),
+        key=lambda p: p.score,
+        default=None,
+    )
+    return None if best is None else f"You wrote {quote(best.evidence or '', 14)}."
+
+
 def _gaps(judgement: Judgement) -> list[tuple[CriterionJudgement, PointScore]]:
     """Checklist points not (fully) covered, worst criteria and weakest points first."""
     out = []
@@ -485,10 +500,11 @@ def _point_kind(point: str) -> tuple[str, str]:
         return "avoid", phrase.split(None, 1)[1]
     if first in _DETERMINERS:
         return ("clause" if _FINITE & set(main) else "noun"), phrase
+    third_person = first.endswith("s") and not first.endswith(("ss", "us", "is"))
+    if len(words) > 1 and third_person and words[1] not in _FINITE:
+        return "verb", phrase  # "Names causes in the way the work was set up"
     if _FINITE & set(main):
-        return "clause", phrase
-    if len(words) > 1 and first.endswith("s") and not first.endswith(("ss", "us", "is")):
-        return "verb", phrase
+        return "clause", phrase  # "timings add up to 20"
     if set(words) <= _ADJECTIVES | {"and", "or"}:
         return "state", phrase
     participle = raw.endswith("ed") and not raw.endswith("eed") and len(raw) >= 4
@@ -646,10 +662,15 @@ def compose(
             said = frames.say(content_words(cj.criterion.own_text()), p.evidence or "")
             plain = f"For {cj.criterion.name}, {quote(p.evidence or '', 16)} works well."
             own.append(said or plain)
+    # work that is not there yet and shows no passage worth praise: say what it does say
+    # (in its own words) before what it still needs, as a teacher's "You mention ..., but"
+    said_first = None if own or level == Level.MET else _what_it_says(judgement, redactor)
     if level != Level.MET:
         own += [_ask(cj, points) for cj, points in _by_criterion(gaps)]
         if level == Level.NOT_MET:
             own = own[::-1]  # what is missing matters more than what works
+        if said_first is not None:
+            own.insert(0, said_first)
     stretch: Suggestion | None = None
     weakest = min(
         ((cj, p) for cj in judgement.criteria for p in cj.points),
