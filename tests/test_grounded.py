@@ -765,3 +765,7 @@ def test_work_not_there_yet_hears_what_it_does_say_in_its_own_words() -> None:
     assert "You wrote" not in compose(ctx, judged(Level.MET, 0.2)).text
     # a passage good enough to praise is quoted as praise instead
     assert "You wrote" not in compose(ctx, judged(Level.PARTIAL, 0.7)).text
+    assert "works well" in compose(ctx, judged(Level.PARTIAL, 0.7)).text
+    # one that only half covers its point is never praised ("works well") on partial work
+    half = compose(ctx, judged(Level.PARTIAL, 0.5)).text
+    assert "works well" not in half and "You wrote" in half, half

@@ -658,7 +658,10 @@ def compose(
     frames = _Frames(_frames(context, reuse, judgement.vector) if known_style else iter(()))
     for cj in sorted(judgement.criteria, key=lambda c: -c.level.score):
         p = passages.get(cj.criterion.id)
-        if p is not None and cj.level != Level.NOT_MET:
+        # praise ("works well") only of a passage that covers its point, or on met work
+        if p is not None and (
+            cj.level == Level.MET or (cj.level != Level.NOT_MET and p.score >= COVERED)
+        ):
             said = frames.say(content_words(cj.criterion.own_text()), p.evidence or "")
             plain = f"For {cj.criterion.name}, {quote(p.evidence or '', 16)} works well."
             own.append(said or plain)
