@@ -51,8 +51,8 @@ def test_the_packaged_weights_still_fit_the_features(real_embedder: Any) -> None
         then = np.array(models.fingerprint["p"][dim])
         drift = float(np.abs(now - then).max())
         assert drift < 0.02, f"{dim}: features drifted by {drift:.3f}: refit (scorer_fit)"
-        # fitted on train + dev; a validation, once recorded, is on the held-out split only
-        assert model.n_train >= 1000 and model.trained_on.startswith("huddle_ai scorer_set/train")
+        # fitted on train + dev + dev2; a validation, once recorded, is on the held-out split only
+        assert model.n_train >= 1600 and model.trained_on.startswith("huddle_ai scorer_set/train")
         assert model.validation is None or model.validation.method == "held-out split"
 
 
@@ -305,3 +305,57 @@ def test_the_judge_grades_the_five_dimensions_and_its_agreement_is_reported(
     assert "<learner_work>" in sent and "<reference>" in sent
     judge = Judge(llm.base_url, "m")
     assert judge.metric_names[0] == "judge_specificity"  # v1 keeps its dimensions
+
+
+def test_the_boosted_trees_in_json_predict_what_sklearn_predicts() -> None:
+    """The trees stored as plain arrays give sklearn's own log-odds, through a JSON round trip."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from huddle_ai.evals.learned import Trees
+    from huddle_ai.evals.scorer_fit import BOOST, _boosted
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 6))
+    x[:, 3] = rng.integers(0, 4, size=300)  # a count, as many named features are
+    y = ((x[:, 0] + x[:, 1] ** 2 - x[:, 3] * 0.5) > 0.5).astype(np.int64)
+    cols = [0, 1, 3, 5]
+    trees = _boosted(x, y, cols)
+    ref = HistGradientBoostingClassifier(
+        max_iter=int(BOOST["max_iter"]),
+        learning_rate=BOOST["learning_rate"],
+        max_depth=int(BOOST["max_depth"]),
+        min_samples_leaf=int(BOOST["min_samples_leaf"]),
+        early_stopping=False,
+        random_state=0,
+    ).fit(x[:, cols], y)
+    test = rng.normal(size=(50, 6))
+    want = ref.decision_function(test[:, cols])
+    back = Trees.from_json(json.loads(json.dumps(trees.to_json())), 6)
+    assert np.allclose(back.decision(test), want, atol=1e-5)
+    with pytest.raises(ConfigurationError, match="malformed"):
+        Trees.from_json(trees.to_json(), 3)
+
+
+def test_leave_one_writer_out_is_the_choice_with_three_authors() -> None:
+    from huddle_ai.evals.scorer_fit import fit_dimension, lowo_folds
+
+    authors = ["a", "b", "c", None]
+    assert [(list(tr), list(te)) for tr, te in lowo_folds(authors)] == [
+        ([1, 2, 3], [0]),
+        ([0, 2, 3], [1]),
+        ([0, 1, 3], [2]),
+    ]
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(90, 4))
+    y = (x[:, 0] + rng.normal(size=90) > 0).astype(int)
+    who = [f"w{k % 3}" for k in range(90)]
+    fit = fit_dimension("specific", x, list(y), 4, trained_on="t", grid=[(0.1, 0.0)], authors=who)
+    assert fit.selection == "lowo" and set(fit.per_fold) == {"w0", "w1", "w2"}
+    assert fit.model.params["lowo"] == 1.0 and "lowo_auc:w1" in fit.model.params
+    pair = [f"w{k % 2}" for k in range(90)]
+    two = fit_dimension("specific", x, list(y), 4, trained_on="t", grid=[(0.1, 0.0)], authors=pair)
+    assert two.selection == "kfold"
+    with pytest.raises(InvalidInputError, match="unknown selection 'loo'"):
+        fit_dimension("specific", x, list(y), 4, trained_on="t", selection="loo")
+    with pytest.raises(InvalidInputError, match="at least 2 authors"):
+        fit_dimension("specific", x, list(y), 4, trained_on="t", selection="lowo")

@@ -1,7 +1,8 @@
 """Calibrate a learned scorer to an organization's own labels.
 
 :func:`calibrate` fits one dimension on the organization's labelled items
-(the same model and features as the packaged scorers), measures it by
+(the same regression and features as the packaged scorers, without the
+boosted trees the packaged ``accurate`` adds), measures it by
 nested cross-validation (the outer folds never take part in choosing or
 fitting the model they score), and measures the packaged scorer on the same
 labels for comparison. Every fold, outer and inner, is grouped: items with the

@@ -12,6 +12,9 @@ Only ``feedback`` and ``labels`` are required; an organization may label one
 dimension only. An optional ``group`` (a string or number) names items that
 must stay together when cross-validating (the same piece of work, the same
 learner); without it, items with the same task and work form a group.
+An optional ``author`` names who wrote the item; with three or more authors,
+the fit chooses its model leave-one-author-out (see
+:mod:`huddle_ai.evals.scorer_fit`).
 The dimensions, as human raters of feedback use them:
 
 - ``actionable``: it is clear what the learner should do next (a guiding
@@ -57,6 +60,9 @@ class LabelledItem(FeedbackItem):
     id: str | None = None
     style: str | None = None
     group: str | None = Field(None, description="Items kept in one cross-validation fold.")
+    author: str | None = Field(
+        None, description="Who wrote the item (a writer, an organization): a unit of model choice."
+    )
     labels: dict[str, int]
 
     @field_validator("group", mode="before")

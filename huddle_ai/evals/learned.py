@@ -1,9 +1,11 @@
 """Learned feedback scorers: calibrated logistic regressions over text features.
 
 A :class:`DimensionModel` holds one dimension's fitted weights: feature
-standardisation, the logistic regression's coefficients, and the Platt
-calibration fitted on out-of-fold predictions, so :meth:`probability` is a
-calibrated probability that people would say *yes*. A :class:`ScorerModels`
+standardisation, the logistic regression's coefficients, optionally a small
+ensemble of boosted regression trees (:class:`Trees`) whose log-odds are
+added to the regression's, and the Platt calibration fitted on out-of-fold
+predictions, so :meth:`probability` is a calibrated probability that people
+would say *yes*. A :class:`ScorerModels`
 holds the five dimensions (or an organization's calibrated subset) and
 scores :class:`~huddle_ai.evals.sample.Sample` objects; it is loaded by the
 caller (the CLI, a job) from the packaged weights (:func:`packaged_path`) or
@@ -32,13 +34,13 @@ from huddle_ai.evals.sample import Sample
 from huddle_ai.evals.score import Score
 from huddle_ai.index.embeddings import Embedder
 
-__all__ = ["DimensionModel", "ScorerModels", "item_of", "model_key", "packaged_path"]
+__all__ = ["DimensionModel", "ScorerModels", "Trees", "item_of", "model_key", "packaged_path"]
 
 FORMAT = "huddle-ai-scorers/1"
 
 
 def packaged_path() -> Path:
-    """The weights shipped with the package, fitted on ``evals/scorer_set`` train + dev."""
+    """The weights shipped with the package, fitted on ``evals/scorer_set`` train + dev + dev2."""
     return Path(__file__).resolve().parent / "weights" / "scorers.json"
 
 
@@ -62,6 +64,65 @@ def _sigmoid(x: NDArray[np.float64]) -> NDArray[np.float64]:
 
 
 @dataclass(frozen=True)
+class Trees:
+    """Boosted regression trees over the raw feature values, as plain arrays.
+
+    Each tree is a list of nodes ``[feature, threshold, left, right, value]``;
+    a leaf has feature -1 and carries its (already shrunk) value. A row goes
+    left when its feature is at most the threshold. The trees' sum plus
+    ``baseline`` is a log-odds added to the regression's decision.
+    """
+
+    baseline: float
+    trees: tuple[NDArray[np.float64], ...]
+
+    def decision(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        out = np.full(len(x), self.baseline, dtype=np.float64)
+        rows = np.arange(len(x))
+        for tree in self.trees:
+            node = np.zeros(len(x), dtype=np.intp)
+            feature = tree[:, 0].astype(np.intp)
+            while True:
+                inner = feature[node] >= 0
+                if not inner.any():
+                    break
+                f = np.where(inner, feature[node], 0)
+                left = x[rows, f] <= tree[node, 1]
+                nxt = np.where(left, tree[node, 2], tree[node, 3]).astype(np.intp)
+                node = np.where(inner, nxt, node)
+            out += tree[node, 4]
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        def row(n: NDArray[np.float64]) -> list[float | int]:
+            if n[0] < 0:
+                return [-1, 0, 0, 0, _g(n[4])]
+            return [int(n[0]), float(n[1]), int(n[2]), int(n[3]), 0]
+
+        return {
+            "baseline": round(self.baseline, 7),
+            "trees": [[row(n) for n in t] for t in self.trees],
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any], width: int) -> Trees:
+        trees = tuple(np.asarray(t, dtype=np.float64).reshape(-1, 5) for t in d["trees"])
+        for t in trees:
+            inner = t[:, 0] >= 0
+            links = t[inner][:, 2:4]
+            if (
+                len(t) == 0
+                or (t[:, 0] >= width).any()
+                or (links <= 0).any()
+                or (links >= len(t)).any()
+            ):
+                raise ConfigurationError(
+                    f"boosted trees in scorer weights are malformed (want {width} features)"
+                )
+        return cls(baseline=float(d["baseline"]), trees=trees)
+
+
+@dataclass(frozen=True)
 class DimensionModel:
     """One dimension's weights and how they were fitted and validated."""
 
@@ -75,10 +136,13 @@ class DimensionModel:
     n_train: int
     params: dict[str, float] = field(default_factory=dict)
     validation: Validation | None = None
+    trees: Trees | None = None
 
     def decision(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
         z = (x - self.mean) / self.scale
         out: NDArray[np.float64] = z @ self.coef + self.intercept
+        if self.trees is not None:
+            out = out + self.trees.decision(x)
         return out
 
     def probability(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -98,6 +162,7 @@ class DimensionModel:
             "n_train": self.n_train,
             "params": self.params,
             "validation": self.validation.row() if self.validation else None,
+            **({"trees": self.trees.to_json()} if self.trees is not None else {}),
         }
 
     @classmethod
@@ -117,6 +182,7 @@ class DimensionModel:
             n_train=int(d["n_train"]),
             params={k: float(v) for k, v in (d.get("params") or {}).items()},
             validation=Validation.model_validate(d["validation"]) if d.get("validation") else None,
+            trees=Trees.from_json(d["trees"], width) if d.get("trees") else None,
             **arrays,
         )
 

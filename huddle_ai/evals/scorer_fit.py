@@ -3,19 +3,37 @@
 For each dimension, an L2 logistic regression over the features of
 :mod:`huddle_ai.evals.features` (standardised; the embedding block scaled by
 a weight, so it can be regularised apart from the named features). The
-regularisation ``C`` and the embedding weight are chosen by repeated
-stratified k-fold cross-validation on the fitting labels only (one
-standard-error rule: the simplest model within one SE of the best mean AUC).
-The folds are grouped by work: items about the same task and learner work
-(or sharing an explicit ``group``) always fall in the same fold, so no fold
-is scored on a work whose other feedback texts were fitted on.
+regularisation ``C`` and the embedding weight are chosen on the fitting
+labels only, in one of two ways (``selection``):
+
+- ``"lowo"``, leave one writer out: when the items name three or more
+  ``author`` values, each author's items are scored by a model fitted on the
+  other authors' items, and a setting's figure is the mean of the per-author
+  AUCs. This is the deployment case (a new writer, a new organization), and
+  the default (``"auto"``) whenever there are three authors or more. The
+  simplest setting within one standard error of the best is chosen, the
+  error taken over the per-author *differences* from the best setting (the
+  authors differ far more from each other than the settings do).
+- ``"kfold"``: repeated stratified k-fold cross-validation (one standard-error
+  rule: the simplest model within one SE of the best mean AUC), the default
+  with fewer than three authors (an organization's own labels).
+
+The folds of either are grouped by work: items about the same task and
+learner work (or sharing an explicit ``group``) always fall in the same fold,
+so no fold is scored on a work whose other feedback texts were fitted on
+(a work belongs to one author, so leave-one-author-out folds are grouped too).
+For the dimensions in :data:`BOOSTED` (``accurate``), a small ensemble of
+boosted regression trees over the named features (:data:`BOOST`) is fitted
+as well and its log-odds added to the regression's: it beat the regression
+alone leave-one-writer-out (see ``docs/scorers.md``). The trees are stored
+as plain arrays in the JSON weights (:class:`~huddle_ai.evals.learned.Trees`).
 Calibration is Platt scaling fitted on the out-of-fold decision values, so
 the shipped probability is calibrated on predictions for items the
-regression had not seen.
+regression had not seen (for ``"lowo"``: items of a writer it had not seen).
 
 Run without arguments, it reproduces the packaged weights from
-``evals/scorer_set/train.jsonl`` and ``dev.jsonl``; the held-out split
-(``heldout.jsonl``) is never read here.
+``evals/scorer_set/train.jsonl``, ``dev.jsonl`` and ``dev2.jsonl`` (three
+writers); the held-out split (``heldout.jsonl``) is never read here.
 """
 
 from __future__ import annotations
@@ -24,7 +42,7 @@ import argparse
 import math
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,16 +52,20 @@ from huddle_ai.errors import HuddleAIError, InvalidInputError
 from huddle_ai.evals.agreement import Validation
 from huddle_ai.evals.features import featurize, unused_by
 from huddle_ai.evals.labelled import DIMENSIONS, LabelledItem, load_labelled
-from huddle_ai.evals.learned import DimensionModel, ScorerModels, packaged_path
+from huddle_ai.evals.learned import DimensionModel, ScorerModels, Trees, packaged_path
 from huddle_ai.index.embeddings import Embedder
 
 __all__ = [
+    "BOOST",
+    "BOOSTED",
     "FIT_SPLITS",
     "GRID",
+    "SELECTIONS",
     "Fit",
     "fit_dimension",
     "fit_models",
     "groups_of",
+    "lowo_folds",
     "main",
     "repo_scorer_set",
 ]
@@ -53,8 +75,19 @@ GRID: tuple[tuple[float, float], ...] = tuple(
     (c, w) for w in (0.0, 0.1, 0.3, 1.0) for c in (0.003, 0.01, 0.03, 0.1, 0.3)
 )
 SMALL_GRID: tuple[tuple[float, float], ...] = ((0.03, 0.3), (0.1, 0.3), (0.3, 1.0))
-# the splits the packaged weights are fitted on (heldout.jsonl only ever measures)
-FIT_SPLITS = ("train.jsonl", "dev.jsonl")
+# the splits the packaged weights are fitted on, one writer each (heldout.jsonl
+# only ever measures)
+FIT_SPLITS = ("train.jsonl", "dev.jsonl", "dev2.jsonl")
+# dimensions whose regression gets boosted trees added, and the trees' settings
+BOOSTED = frozenset({"accurate"})
+BOOST: dict[str, float] = {
+    "max_iter": 100,
+    "learning_rate": 0.05,
+    "max_depth": 3,
+    "min_samples_leaf": 20,
+}
+# how a setting is chosen: "auto" is "lowo" with 3 or more authors, else "kfold"
+SELECTIONS = ("auto", "lowo", "kfold")
 
 
 def repo_scorer_set() -> Path:
@@ -70,13 +103,44 @@ def groups_of(items: Sequence[LabelledItem]) -> list[str]:
     return [i.group if i.group is not None else f"{i.task}\x00{i.work}" for i in items]
 
 
+def lowo_folds(
+    authors: Sequence[str | None],
+) -> list[tuple[NDArray[np.intp], NDArray[np.intp]]]:
+    """One fold per author: fit on the other authors' rows, score this author's.
+
+    Rows without an author are always fitted on, never scored.
+    """
+    names = sorted({a for a in authors if a is not None})
+    ids = np.asarray([a if a is not None else "" for a in authors], dtype=object)
+    return [(np.flatnonzero(ids != a), np.flatnonzero(ids == a)) for a in names]
+
+
+def _selection(selection: str, authors: Sequence[str | None] | None) -> str:
+    if selection not in SELECTIONS:
+        raise InvalidInputError(f"unknown selection {selection!r} (known: {', '.join(SELECTIONS)})")
+    n = len({a for a in authors if a is not None}) if authors is not None else 0
+    if selection == "lowo" and n < 2:
+        raise InvalidInputError(
+            f"leave-one-writer-out selection needs items of at least 2 authors (has {n})"
+        )
+    if selection == "auto":
+        return "lowo" if n >= 3 else "kfold"
+    return selection
+
+
 @dataclass(frozen=True)
 class Fit:
-    """A fitted dimension and its cross-validated AUC (mean, SE) at the chosen params."""
+    """A fitted dimension and its cross-validated AUC (mean, SE) at the chosen params.
+
+    ``per_fold`` is each fold's AUC at the chosen params; for leave-one-writer-out
+    it is keyed by author.
+    """
 
     model: DimensionModel
     cv_auc: float
     cv_se: float
+    selection: str = "kfold"
+    per_fold: dict[str, float] = field(default_factory=dict)
 
 
 def _design(
@@ -109,6 +173,33 @@ def _lr(c: float):  # type: ignore[no-untyped-def]
     from sklearn.linear_model import LogisticRegression
 
     return LogisticRegression(C=c, max_iter=5000)
+
+
+def _boosted(x: NDArray[np.float64], y: NDArray[np.int64], cols: Sequence[int]) -> Trees:
+    """Boosted trees fitted on the columns ``cols`` of ``x``, indexed into ``x``."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    model = HistGradientBoostingClassifier(
+        max_iter=int(BOOST["max_iter"]),
+        learning_rate=BOOST["learning_rate"],
+        max_depth=int(BOOST["max_depth"]),
+        min_samples_leaf=int(BOOST["min_samples_leaf"]),
+        early_stopping=False,
+        random_state=0,
+    ).fit(x[:, list(cols)], y)
+    index = np.asarray(cols)
+    trees: list[NDArray[np.float64]] = []
+    for (predictor,) in model._predictors:
+        nodes = predictor.nodes
+        leaf = nodes["is_leaf"].astype(bool)
+        tree = np.zeros((len(nodes), 5))
+        tree[:, 0] = np.where(leaf, -1, index[nodes["feature_idx"]])
+        tree[:, 1] = np.where(leaf, 0.0, nodes["num_threshold"])
+        tree[:, 2] = np.where(leaf, 0, nodes["left"])
+        tree[:, 3] = np.where(leaf, 0, nodes["right"])
+        tree[:, 4] = np.where(leaf, nodes["value"], 0.0)
+        trees.append(tree)
+    return Trees(baseline=float(np.ravel(model._baseline_prediction)[0]), trees=tuple(trees))
 
 
 def folds(
@@ -162,11 +253,17 @@ def fit_dimension(
     seed: int = 0,
     groups: Sequence[str] | None = None,
     off: Sequence[int] = (),
+    authors: Sequence[str | None] | None = None,
+    selection: str = "auto",
+    boost: bool = False,
 ) -> Fit:
     """Choose (C, embedding weight) by CV, fit on all rows, calibrate on out-of-fold values.
 
     ``groups`` (one a row) keeps rows of a group in one fold (see :func:`groups_of`);
-    the columns ``off`` get weight zero (see :func:`~huddle_ai.evals.features.unused_by`).
+    the columns ``off`` get weight zero (see :func:`~huddle_ai.evals.features.unused_by`);
+    ``authors`` (one a row) and ``selection`` choose leave-one-writer-out or k-fold
+    (see the module's text); ``boost`` adds boosted trees over the named columns
+    to the regression chosen (the figures returned are then the sum's).
     """
     labels = np.asarray(y, dtype=np.int64)
     if labels.sum() < 2 or len(labels) - labels.sum() < 2:
@@ -174,25 +271,63 @@ def fit_dimension(
             f"{dimension}: needs at least 2 yes and 2 no labels "
             f"(has {int(labels.sum())} yes, {int(len(labels) - labels.sum())} no)"
         )
-    splits = folds(labels, k, repeats, seed, groups)
-    results: list[tuple[float, float, float, float]] = []
+    how = _selection(selection, authors)
+    if how == "lowo":
+        assert authors is not None
+        splits = lowo_folds(authors)
+        keys = sorted({a for a in authors if a is not None})
+        repeats = 1
+    else:
+        splits = folds(labels, k, repeats, seed, groups)
+        keys = [str(n) for n in range(len(splits))]
+    table: list[tuple[float, float, NDArray[np.float64]]] = []
     for c, w in grid:
-        aucs = [
-            _auc(labels[te], _decisions(x, labels, dense, c, w, tr, te, off)) for tr, te in splits
-        ]
-        aucs = [a for a in aucs if not math.isnan(a)]
-        avg = float(np.mean(aucs)) if aucs else math.nan
-        se = float(np.std(aucs, ddof=1) / math.sqrt(len(aucs))) if len(aucs) > 1 else 0.0
+        aucs = np.array(
+            [_auc(labels[te], _decisions(x, labels, dense, c, w, tr, te, off)) for tr, te in splits]
+        )
+        table.append((c, w, aucs))
+    results: list[tuple[float, float, float, float]] = []
+    for c, w, aucs in table:
+        ok = aucs[~np.isnan(aucs)]
+        avg = float(ok.mean()) if len(ok) else math.nan
+        se = float(ok.std(ddof=1) / math.sqrt(len(ok))) if len(ok) > 1 else 0.0
         results.append((c, w, avg, se))
-    best = max(results, key=lambda r: -1.0 if math.isnan(r[2]) else r[2])
-    # one-standard-error rule over the grid, simplest (listed first) first
-    chosen = next(r for r in results if r[2] >= best[2] - best[3])
-    c, w, cv_auc, cv_se = chosen
+    b = max(range(len(results)), key=lambda n: -1.0 if math.isnan(results[n][2]) else results[n][2])
+    best = results[b]
+    if how == "lowo":
+        # one SE of the paired differences from the best, per author
+        def margin(n: int) -> float:
+            d = table[b][2] - table[n][2]
+            d = d[~np.isnan(d)]
+            return float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else 0.0
+
+        chosen_n = next(n for n, r in enumerate(results) if r[2] >= best[2] - margin(n))
+    else:
+        # one-standard-error rule over the grid, simplest (listed first) first
+        chosen_n = next(n for n, r in enumerate(results) if r[2] >= best[2] - best[3])
+    c, w, cv_auc, cv_se = results[chosen_n]
+    chosen_aucs = table[chosen_n][2]
+    cols = [k for k in range(dense) if k not in set(off)]
+
+    def decide(tr: NDArray[np.intp], te: NDArray[np.intp]) -> NDArray[np.float64]:
+        out = _decisions(x, labels, dense, c, w, tr, te, off)
+        if boost:
+            out = out + _boosted(x[tr], labels[tr], cols).decision(x[te])
+        return out
+
+    if boost:
+        chosen_aucs = np.array([_auc(labels[te], decide(tr, te)) for tr, te in splits])
+        ok = chosen_aucs[~np.isnan(chosen_aucs)]
+        cv_auc = float(ok.mean())
+        cv_se = float(ok.std(ddof=1) / math.sqrt(len(ok))) if len(ok) > 1 else 0.0
+    per_fold = {key: round(float(a), 4) for key, a in zip(keys, chosen_aucs, strict=True)}
     # Platt scaling on out-of-fold decision values of the chosen params (first repeat)
     oof = np.zeros(len(labels))
+    scored = np.zeros(len(labels), dtype=bool)
     for tr, te in splits[: len(splits) // repeats]:
-        oof[te] = _decisions(x, labels, dense, c, w, tr, te, off)
-    platt = _lr(1e4).fit(oof.reshape(-1, 1), labels)
+        oof[te] = decide(tr, te)
+        scored[te] = True
+    platt = _lr(1e4).fit(oof[scored].reshape(-1, 1), labels[scored])
     mean, scale = _standardise(x, dense, w, off)
     final = _lr(c).fit(_design(x, dense, mean, scale), labels)
     scale_out = scale.copy()
@@ -201,8 +336,10 @@ def fit_dimension(
     switched = ~np.isfinite(scale_out)
     scale_out[switched] = 1.0
     coef[switched] = 0.0
+    trees = _boosted(x, labels, cols) if boost else None
     model = DimensionModel(
         dimension=dimension,
+        trees=trees,
         mean=mean,
         scale=scale_out,
         coef=coef,
@@ -215,9 +352,12 @@ def fit_dimension(
             "embedding_weight": w,
             "cv_auc": round(cv_auc, 4),
             "cv_se": round(cv_se, 4),
+            "lowo": 1.0 if how == "lowo" else 0.0,
+            "boosted_trees": float(len(trees.trees)) if trees is not None else 0.0,
+            **({f"lowo_auc:{a}": v for a, v in per_fold.items()} if how == "lowo" else {}),
         },
     )
-    return Fit(model, cv_auc, cv_se)
+    return Fit(model, cv_auc, cv_se, how, per_fold)
 
 
 def fit_models(
@@ -228,11 +368,14 @@ def fit_models(
     dimensions: Sequence[str] = DIMENSIONS,
     grid: Sequence[tuple[float, float]] = GRID,
     validations: dict[str, Validation] | None = None,
+    selection: str = "auto",
 ) -> tuple[ScorerModels, dict[str, Fit]]:
     """Fit every dimension in ``dimensions`` on the items that carry its label.
 
-    Folds are grouped by work (:func:`groups_of`).
+    Folds are grouped by work (:func:`groups_of`); ``selection`` as in
+    :func:`fit_dimension` (leave one author out with 3 or more ``author`` values).
     """
+    _selection(selection, [i.author for i in items])
     feats = featurize(items, embedder)
     groups = groups_of(items)
     dense = len(feats.names) - feats.dim_embedding
@@ -250,6 +393,9 @@ def fit_models(
             grid=grid,
             groups=[groups[k] for k in rows],
             off=unused_by(dim, feats.names),
+            authors=[items[k].author for k in rows],
+            selection=selection,
+            boost=dim in BOOSTED,
         )
         fits[dim] = fit
     models = ScorerModels(
@@ -264,14 +410,21 @@ def fit_models(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m huddle_ai.evals.scorer_fit",
-        description="Fit the packaged learned scorers on the fitting splits (train and dev).",
+        description="Fit the packaged learned scorers on the fitting splits (train, dev, dev2).",
     )
     parser.add_argument(
         "--train",
         type=Path,
         nargs="+",
         default=[repo_scorer_set() / s for s in FIT_SPLITS],
-        help="Labelled JSONL files to fit on (default: scorer_set train.jsonl and dev.jsonl).",
+        help="Labelled JSONL files to fit on (default: scorer_set train, dev and dev2.jsonl).",
+    )
+    parser.add_argument(
+        "--selection",
+        choices=SELECTIONS,
+        default="auto",
+        help="How C and the embedding weight are chosen: leave one writer (author) out, "
+        "k-fold, or auto (leave-one-writer-out with 3 or more authors, the default).",
     )
     parser.add_argument("--out", type=Path, default=packaged_path())
     args = parser.parse_args(argv)
@@ -281,7 +434,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         items = [i for path in args.train for i in load_labelled(path)]
         embedder = SentenceTransformerEmbedder()
         trained_on = f"huddle_ai {_names(args.train)} (n={len(items)})"
-        models, fits = fit_models(items, embedder, trained_on=trained_on)
+        models, fits = fit_models(items, embedder, trained_on=trained_on, selection=args.selection)
     except HuddleAIError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -307,9 +460,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     models.save(args.out)
     for dim, fit in fits.items():
         p = fit.model.params
+        how = "leave-one-writer-out AUC" if fit.selection == "lowo" else "CV AUC"
+        each = ", ".join(f"{a} {v:.3f}" for a, v in fit.per_fold.items())
         print(
-            f"{dim:<12} n={fit.model.n_train} CV AUC {fit.cv_auc:.3f} ± {fit.cv_se:.3f} "
+            f"{dim:<12} n={fit.model.n_train} {how} {fit.cv_auc:.3f} ± {fit.cv_se:.3f} "
             f"(C={p['C']}, embedding weight {p['embedding_weight']})"
+            + (f" [{each}]" if fit.selection == "lowo" else "")
         )
     print(f"wrote {args.out}")
     return 0
