@@ -309,10 +309,8 @@ def test_the_judge_grades_the_five_dimensions_and_its_agreement_is_reported(
 
 def test_the_boosted_trees_in_json_predict_what_sklearn_predicts() -> None:
     """The trees stored as plain arrays give sklearn's own log-odds, through a JSON round trip."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
     from huddle_ai.evals.learned import Trees
-    from huddle_ai.evals.scorer_fit import BOOST, _boosted
+    from huddle_ai.evals.scorer_fit import _boosted, booster
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(300, 6))
@@ -320,14 +318,7 @@ def test_the_boosted_trees_in_json_predict_what_sklearn_predicts() -> None:
     y = ((x[:, 0] + x[:, 1] ** 2 - x[:, 3] * 0.5) > 0.5).astype(np.int64)
     cols = [0, 1, 3, 5]
     trees = _boosted(x, y, cols)
-    ref = HistGradientBoostingClassifier(
-        max_iter=int(BOOST["max_iter"]),
-        learning_rate=BOOST["learning_rate"],
-        max_depth=int(BOOST["max_depth"]),
-        min_samples_leaf=int(BOOST["min_samples_leaf"]),
-        early_stopping=False,
-        random_state=0,
-    ).fit(x[:, cols], y)
+    ref = booster().fit(x[:, cols], y)
     test = rng.normal(size=(50, 6))
     want = ref.decision_function(test[:, cols])
     back = Trees.from_json(json.loads(json.dumps(trees.to_json())), 6)

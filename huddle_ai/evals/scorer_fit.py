@@ -44,6 +44,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -62,6 +63,7 @@ __all__ = [
     "GRID",
     "SELECTIONS",
     "Fit",
+    "booster",
     "fit_dimension",
     "fit_models",
     "groups_of",
@@ -175,18 +177,23 @@ def _lr(c: float):  # type: ignore[no-untyped-def]
     return LogisticRegression(C=c, max_iter=5000)
 
 
-def _boosted(x: NDArray[np.float64], y: NDArray[np.int64], cols: Sequence[int]) -> Trees:
-    """Boosted trees fitted on the columns ``cols`` of ``x``, indexed into ``x``."""
+def booster() -> Any:
+    """An unfitted ``HistGradientBoostingClassifier`` with the settings of :data:`BOOST`."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    model = HistGradientBoostingClassifier(
+    return HistGradientBoostingClassifier(
         max_iter=int(BOOST["max_iter"]),
         learning_rate=BOOST["learning_rate"],
         max_depth=int(BOOST["max_depth"]),
         min_samples_leaf=int(BOOST["min_samples_leaf"]),
         early_stopping=False,
         random_state=0,
-    ).fit(x[:, list(cols)], y)
+    )
+
+
+def _boosted(x: NDArray[np.float64], y: NDArray[np.int64], cols: Sequence[int]) -> Trees:
+    """Boosted trees fitted on the columns ``cols`` of ``x``, indexed into ``x``."""
+    model = booster().fit(x[:, list(cols)], y)
     index = np.asarray(cols)
     trees: list[NDArray[np.float64]] = []
     for (predictor,) in model._predictors:

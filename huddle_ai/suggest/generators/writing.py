@@ -523,40 +523,37 @@ def _verb_base(phrase: str) -> str:
     return f"{base} {rest}".strip()
 
 
+# per kind of point: how to ask for it, what a revised passage then does ("so that
+# ..."), and a question pointing at it; {p} is the phrase, {b} its verb's base form
+_PHRASINGS: dict[str, tuple[str, str, str]] = {
+    "verb": ("make sure your work {p}", "it {p}", "How could your work {b}?"),
+    "clause": ("make sure {p}", "{p}", "How could you make sure {p}?"),
+    "state": ("make sure your work is {p}", "it is {p}", "How could your work be {p}?"),
+    "avoid": ("avoid {p}", "it avoids {p}", "How could you avoid {p}?"),
+    "noun": ("add {p}", "it covers {p}", "How could you show {p} in your own work?"),
+}
+
+
+def _phrased(point: str, which: int) -> str:
+    kind, phrase = _point_kind(point)
+    template = _PHRASINGS[kind][which]
+    base = _verb_base(phrase) if "{b}" in template else ""
+    return template.replace("{p}", phrase).replace("{b}", base)
+
+
 def _make_sure(point: str) -> str:
     """An instruction to meet ``point``, whatever its grammar."""
-    kind, phrase = _point_kind(point)
-    return {
-        "verb": f"make sure your work {phrase}",
-        "clause": f"make sure {phrase}",
-        "state": f"make sure your work is {phrase}",
-        "avoid": f"avoid {phrase}",
-        "noun": f"add {phrase}",
-    }[kind]
+    return _phrased(point, 0)
 
 
 def _covers(point: str) -> str:
     """What a revised passage does ("so that it ..."), whatever the point's grammar."""
-    kind, phrase = _point_kind(point)
-    return {
-        "verb": f"it {phrase}",
-        "clause": phrase,
-        "state": f"it is {phrase}",
-        "avoid": f"it avoids {phrase}",
-        "noun": f"it covers {phrase}",
-    }[kind]
+    return _phrased(point, 1)
 
 
 def _question(point: str) -> str:
     """A question that points at the next move on ``point``."""
-    kind, phrase = _point_kind(point)
-    return {
-        "verb": f"How could your work {_verb_base(phrase)}?",
-        "clause": f"How could you make sure {phrase}?",
-        "state": f"How could your work be {phrase}?",
-        "avoid": f"How could you avoid {phrase}?",
-        "noun": f"How could you show {phrase} in your own work?",
-    }[kind]
+    return _phrased(point, 2)
 
 
 def _verdict_of(text: str) -> Level | None:
