@@ -734,6 +734,16 @@ def test_a_checklist_point_is_asked_for_in_a_sentence_that_reads(
     assert (_make_sure(point), _covers(point)) == (ask, next_step)
 
 
+def test_a_question_on_a_point_uses_its_verbs_base_form() -> None:
+    from huddle_ai.suggest.generators.writing import _question
+
+    assert _question("Quantifies the delay") == "How could your work quantify the delay?"
+    assert _question("has a baseline") == "How could your work have a baseline?"
+    assert _question("matches the brief") == "How could your work match the brief?"
+    assert _question("addresses the reader") == "How could your work address the reader?"
+    assert _question("names one owner") == "How could your work name one owner?"
+
+
 def test_work_not_there_yet_hears_what_it_does_say_in_its_own_words() -> None:
     """A partial or not-met draft with no passage to praise says what the work says first
     ("You wrote “…”."), verbatim and case kept, before what it still needs; a met draft

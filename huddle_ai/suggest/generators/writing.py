@@ -516,10 +516,20 @@ def _point_kind(point: str) -> tuple[str, str]:
     return "noun", phrase
 
 
+_IRREGULAR = {"has": "have", "does": "do", "goes": "go"}
+
+
 def _verb_base(phrase: str) -> str:
-    """ "names causes" -> "name causes"; "quantifies" -> "quantify"."""
+    """ "names causes" -> "name causes"; "quantifies" -> "quantify"; "fixes" -> "fix"."""
     first, _, rest = phrase.partition(" ")
-    base = first[:-3] + "y" if first.endswith("ies") else first[:-1]
+    if first.lower() in _IRREGULAR:
+        base = _IRREGULAR[first.lower()]
+    elif first.endswith("ies"):
+        base = first[:-3] + "y"
+    elif first.endswith(("sses", "xes", "zes", "ches", "shes")):
+        base = first[:-2]
+    else:
+        base = first[:-1]
     return f"{base} {rest}".strip()
 
 
