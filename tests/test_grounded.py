@@ -155,7 +155,7 @@ def test_history_beats_nearest_neighbour_copy_and_always_correct(moon: HuddleAI)
         ctx = build_context(store, moon.embedder, org, solution_id=sid)
         assert sid not in {h.id for h in ctx.history}
         out = gen.generate(ctx)
-        assert out.judged_by in ("huddle", "organization")
+        assert out.judged_by in ("huddle", "organization", "huddle and organization")
         assert out.confidence is not None and 0.0 < out.confidence <= 1.0
         ours += out.assessment == level
         nearest = moon.similar(org, solution_id=sid, k=1).neighbors[0]
@@ -779,3 +779,31 @@ def test_work_not_there_yet_hears_what_it_does_say_in_its_own_words() -> None:
     # one that only half covers its point is never praised ("works well") on partial work
     half = compose(ctx, judged(Level.PARTIAL, 0.5)).text
     assert "works well" not in half and "You wrote" in half, half
+
+
+def test_a_blend_of_the_huddle_and_organization_models_is_judged_on_held_out_predictions() -> None:
+    """The averaged model's accuracy, review threshold and expected accuracy come from the
+    huddle model's out-of-fold probabilities averaged with the organization model's, never
+    from either model's own figures; without out-of-fold probabilities there is no blend."""
+    from huddle_ai.suggest.calibration import Blend, Prediction, blend
+
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 3, size=30)
+    own = np.full((30, 3), 0.2)
+    own[np.arange(30), y] = 0.6  # the huddle model: right on every row, not very sure
+    org = np.full((30, 3), 0.1)
+    org[np.arange(30), (y + 1) % 3] = 0.8  # the organization's: sure, and always wrong
+    x = np.zeros((30, 2))
+    model = fit_huddle(x, [LEVELS[int(v)] for v in y], [1.0] * 30, None)
+    assert model.oof is not None and model.oof.shape == (30, 3)
+    model.oof = own
+    mixed = blend(model, org, [int(v) for v in y], [1.0] * 30)
+    assert mixed is not None
+    # averaged: 0.4 for the right level, 0.45 for the wrong one: wrong everywhere
+    assert mixed.cv_accuracy == 0.0 and mixed.threshold > 1.0  # nothing is ready to post
+    model.oof = None
+    assert blend(model, org, [int(v) for v in y], [1.0] * 30) is None
+    a = Prediction(Level.MET, 0.6, {Level.NOT_MET: 0.1, Level.PARTIAL: 0.3, Level.MET: 0.6})
+    b = Prediction(Level.PARTIAL, 0.8, {Level.NOT_MET: 0.1, Level.PARTIAL: 0.8, Level.MET: 0.1})
+    both = Blend.combine(a, b)
+    assert both.level == Level.PARTIAL and abs(both.confidence - 0.55) < 1e-9

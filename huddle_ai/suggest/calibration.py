@@ -34,10 +34,12 @@ from huddle_ai.records import Huddle, Level
 from huddle_ai.suggest.assessment import Thresholds, content_words, fit_thresholds, key_points
 
 __all__ = [
+    "Blend",
     "FeatureSpace",
     "LevelModel",
     "Prediction",
     "Voter",
+    "blend",
     "fit_huddle",
     "fit_transfer",
     "neighbour_voter",
@@ -206,6 +208,8 @@ class LevelModel:
     scaler: tuple[Array, Array] | None = None
     coef: tuple[Array, Array, list[int]] | None = None  # (weights, intercepts, classes)
     cuts: Thresholds | None = None  # the vote-ordinal model's two cuts
+    # its tempered out-of-fold probabilities on the history it was fitted on (row order)
+    oof: Array | None = None
 
     def _lr(self, x: Array) -> Array:
         assert self.scaler is not None and self.coef is not None
@@ -397,6 +401,7 @@ def _choose(
         expected_accuracy=expected,
         coverage=coverage,
         n=n,
+        oof=tempered,
     )
     votes = voter(everyone, everyone) if voter is not None else None
     if best == "vote-ordinal":
@@ -409,6 +414,65 @@ def _choose(
         else:
             model.kind = "majority"
     return model
+
+
+@dataclass
+class Blend:
+    """The huddle's own model and the organization's, their probabilities averaged.
+
+    Its review threshold, accuracy and expected accuracy come from held-out
+    predictions on the huddle's history: the huddle model's out-of-fold ones and the
+    organization model's (fitted on other huddles only), averaged the same way.
+    """
+
+    threshold: float
+    cv_accuracy: float
+    expected_accuracy: float
+    coverage: float
+    n: int
+
+    @staticmethod
+    def combine(a: Prediction, b: Prediction) -> Prediction:
+        p = np.array([0.5 * a.probabilities[lv] + 0.5 * b.probabilities[lv] for lv in LEVELS])
+        j = int(top_level(p))
+        return Prediction(LEVELS[j], float(p[j]), {lv: float(p[i]) for i, lv in enumerate(LEVELS)})
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "model": "huddle+organization",
+            "n": self.n,
+            "cv_accuracy": round(self.cv_accuracy, 4),
+            "review_threshold": round(self.threshold, 4),
+            "expected_accuracy": round(self.expected_accuracy, 4),
+            "coverage": round(self.coverage, 4),
+        }
+
+
+def blend(
+    huddle: LevelModel,
+    org_on_history: Array,
+    labels: Sequence[int],
+    weights: Sequence[float],
+    *,
+    target_accuracy: float = 0.8,
+) -> Blend | None:
+    """The averaged model's held-out figures on the huddle's history, if the huddle model
+    kept its out-of-fold probabilities (rows in the order it was fitted on)."""
+    if huddle.oof is None or huddle.oof.shape != org_on_history.shape:
+        return None
+    probs = 0.5 * huddle.oof + 0.5 * org_on_history
+    y = np.asarray(labels, np.float64)
+    w = np.asarray(weights, np.float64)
+    conf = probs.max(axis=1)
+    correct = top_level(probs) == y
+    threshold, expected, coverage = _review_threshold(conf, correct, target_accuracy)
+    return Blend(
+        threshold=threshold,
+        cv_accuracy=_weighted_acc(top_level(probs), y, w),
+        expected_accuracy=expected,
+        coverage=coverage,
+        n=len(y),
+    )
 
 
 def _cuts(votes: Array, y: Array, w: Array) -> Thresholds:

@@ -67,5 +67,7 @@ class FeedbackSuggestion(SuggestionBody):
         None, description="Held-out accuracy of drafts confident enough to skip review."
     )
     judged_by: str | None = Field(
-        None, description="What the judgement was fitted on: huddle, organization or rubric."
+        None,
+        description="What the judgement was fitted on: huddle, organization, "
+        "huddle and organization (both models averaged) or rubric.",
     )

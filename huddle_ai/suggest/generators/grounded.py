@@ -43,9 +43,11 @@ from huddle_ai.suggest.assessment import (
 from huddle_ai.suggest.calibration import (
     LEVELS,
     OVERALL,
+    Blend,
     FeatureSpace,
     LevelModel,
     Prediction,
+    blend,
     fit_huddle,
     fit_transfer,
     neighbour_voter,
@@ -152,11 +154,12 @@ class GroundedGenerator(Generator):
         feats = cal.space.features([text], vec[None, :])
         transfer = self._transfer(context.org_history)
 
-        def predict(target: str) -> tuple[Prediction | None, LevelModel | None, str]:
+        def predict(target: str) -> tuple[Prediction | None, LevelModel | Blend | None, str]:
             t = cal.targets[target]
             org_model = None
             if transfer is not None:
                 org_model = transfer.overall if target == OVERALL else transfer.criterion
+            mixed: Blend | None = None
             if t.model is not None and org_model is not None:
                 # the organization's model never saw this huddle's labels: its accuracy on
                 # them is a held-out figure, comparable to the huddle model's cross-validation
@@ -165,10 +168,24 @@ class GroundedGenerator(Generator):
                 acc = float(np.average(hits, weights=t.weights))
                 if acc > t.model.cv_accuracy + 1e-9:
                     return org_model.predict(feats[target])[0], org_model, "organization"
+                # otherwise both speak: the average of two calibrated models, its review
+                # threshold set from their held-out predictions on this huddle's history
+                on_history = np.array([[g.probabilities[lv] for lv in LEVELS] for g in got])
+                mixed = blend(
+                    t.model,
+                    on_history,
+                    t.labels,
+                    t.weights,
+                    target_accuracy=self.target_accuracy,
+                )
             if t.model is not None:
                 sims = (cal.vectors[t.rows] @ vec).astype(np.float64)
                 votes = vote_distribution(sims, t.labels, t.weights, self.vote_k)
-                return t.model.predict(feats[target], votes[None, :])[0], t.model, "huddle"
+                own = t.model.predict(feats[target], votes[None, :])[0]
+                if mixed is not None and org_model is not None:
+                    theirs = org_model.predict(feats[target])[0]
+                    return Blend.combine(own, theirs), mixed, "huddle and organization"
+                return own, t.model, "huddle"
             if org_model is not None:
                 return org_model.predict(feats[target])[0], org_model, "organization"
             return None, None, "rubric"
