@@ -5,7 +5,9 @@ history, in this order of preference:
 
 1. the huddle's labelled history -- a model per target (overall and each
    criterion with labels) chosen and calibrated by cross-validation on it
-   (:func:`huddle_ai.suggest.calibration.fit_huddle`);
+   (:func:`huddle_ai.suggest.calibration.fit_huddle`), averaged with the
+   organization's model where both exist and the organization's alone does not
+   judge this huddle's history better (:func:`~huddle_ai.suggest.calibration.blend`);
 2. the organization's other huddles -- how its facilitators judge similarity
    to goals, criteria, answer keys and anchors (:func:`fit_transfer`, checked by
    leaving one huddle out);
