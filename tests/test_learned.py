@@ -325,6 +325,13 @@ def test_the_boosted_trees_in_json_predict_what_sklearn_predicts() -> None:
     assert np.allclose(back.decision(test), want, atol=1e-5)
     with pytest.raises(ConfigurationError, match="malformed"):
         Trees.from_json(trees.to_json(), 3)
+    # a node whose child points back at it would loop forever: refused on load
+    looping = {
+        "baseline": 0.0,
+        "trees": [[[0, 0.5, 1, 2, 0], [1, 0.5, 0, 2, 0], [-1, 0, 0, 0, 1.0]]],
+    }
+    with pytest.raises(ConfigurationError, match="malformed"):
+        Trees.from_json(looping, 6)
 
 
 def test_leave_one_writer_out_is_the_choice_with_three_authors() -> None:

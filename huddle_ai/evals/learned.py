@@ -110,10 +110,11 @@ class Trees:
         for t in trees:
             inner = t[:, 0] >= 0
             links = t[inner][:, 2:4]
+            here = np.flatnonzero(inner)[:, None]
             if (
                 len(t) == 0
                 or (t[:, 0] >= width).any()
-                or (links <= 0).any()
+                or (links <= here).any()  # a child comes after its node: no cycles
                 or (links >= len(t)).any()
             ):
                 raise ConfigurationError(

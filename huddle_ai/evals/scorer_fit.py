@@ -66,6 +66,7 @@ __all__ = [
     "booster",
     "fit_dimension",
     "fit_models",
+    "fit_splits",
     "groups_of",
     "lowo_folds",
     "main",
@@ -128,6 +129,11 @@ def _selection(selection: str, authors: Sequence[str | None] | None) -> str:
     if selection == "auto":
         return "lowo" if n >= 3 else "kfold"
     return selection
+
+
+def fit_splits() -> list[Path]:
+    """The packaged scorers' fitting files (never the held-out split)."""
+    return [repo_scorer_set() / s for s in FIT_SPLITS]
 
 
 @dataclass(frozen=True)
@@ -423,7 +429,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--train",
         type=Path,
         nargs="+",
-        default=[repo_scorer_set() / s for s in FIT_SPLITS],
+        default=fit_splits(),
         help="Labelled JSONL files to fit on (default: scorer_set train, dev and dev2.jsonl).",
     )
     parser.add_argument(

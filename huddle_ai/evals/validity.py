@@ -31,7 +31,7 @@ from huddle_ai.evals.agreement import Validation, measure
 from huddle_ai.evals.labelled import DIMENSIONS, LabelledItem, load_labelled
 from huddle_ai.evals.learned import ScorerModels, packaged_path
 from huddle_ai.evals.sample import Sample
-from huddle_ai.evals.scorer_fit import FIT_SPLITS, groups_of, repo_scorer_set
+from huddle_ai.evals.scorer_fit import fit_splits, groups_of, repo_scorer_set
 from huddle_ai.evals.scorers import SCORERS
 from huddle_ai.evals.text import words
 from huddle_ai.index.embeddings import Embedder
@@ -165,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--train",
         type=Path,
         nargs="+",
-        default=[repo_scorer_set() / s for s in FIT_SPLITS],
+        default=fit_splits(),
         help="The fitting splits (for the length baseline).",
     )
     parser.add_argument("--weights", type=Path, default=packaged_path())

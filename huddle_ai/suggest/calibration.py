@@ -242,14 +242,7 @@ class LevelModel:
         return self._lr(x)
 
     def predict(self, x: Array, votes: Array | None = None) -> list[Prediction]:
-        probs = _temper(self.raw(x, votes), self.temperature)
-        out = []
-        for p in probs:
-            j = int(top_level(p))
-            out.append(
-                Prediction(LEVELS[j], float(p[j]), {lv: float(p[i]) for i, lv in enumerate(LEVELS)})
-            )
-        return out
+        return [_prediction(p) for p in _temper(self.raw(x, votes), self.temperature)]
 
     def describe(self) -> dict[str, object]:
         return {
@@ -433,9 +426,9 @@ class Blend:
 
     @staticmethod
     def combine(a: Prediction, b: Prediction) -> Prediction:
-        p = np.array([0.5 * a.probabilities[lv] + 0.5 * b.probabilities[lv] for lv in LEVELS])
-        j = int(top_level(p))
-        return Prediction(LEVELS[j], float(p[j]), {lv: float(p[i]) for i, lv in enumerate(LEVELS)})
+        return _prediction(
+            np.array([0.5 * a.probabilities[lv] + 0.5 * b.probabilities[lv] for lv in LEVELS])
+        )
 
     def describe(self) -> dict[str, object]:
         return {
@@ -463,12 +456,11 @@ def blend(
     probs = 0.5 * huddle.oof + 0.5 * org_on_history
     y = np.asarray(labels, np.float64)
     w = np.asarray(weights, np.float64)
-    conf = probs.max(axis=1)
-    correct = top_level(probs) == y
-    threshold, expected, coverage = _review_threshold(conf, correct, target_accuracy)
+    top = top_level(probs)
+    threshold, expected, coverage = _review_threshold(probs.max(axis=1), top == y, target_accuracy)
     return Blend(
         threshold=threshold,
-        cv_accuracy=_weighted_acc(top_level(probs), y, w),
+        cv_accuracy=_weighted_acc(top, y, w),
         expected_accuracy=expected,
         coverage=coverage,
         n=len(y),
@@ -491,6 +483,12 @@ def _ordinal(v_train: Array, y_train: Array, w_train: Array, v_test: Array) -> A
     for row, v in enumerate(v_test @ np.array([0.0, 0.5, 1.0])):
         out[row, LEVELS.index(cuts.level(float(v)))] += 0.5
     return np.asarray(out, np.float64)
+
+
+def _prediction(p: Array) -> Prediction:
+    """The most probable level of one row of probabilities, with all of them."""
+    j = int(top_level(p))
+    return Prediction(LEVELS[j], float(p[j]), {lv: float(p[i]) for i, lv in enumerate(LEVELS)})
 
 
 def top_level(probs: Array) -> NDArray[np.intp]:

@@ -26,7 +26,7 @@ import hashlib
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -95,10 +95,14 @@ class _Calibration:
     vectors: NDArray[np.float32]
     targets: dict[str, _Target]
     features: dict[str, NDArray[np.float64]]
+    # per (organization transfer, target): whether the organization's model alone judges
+    # this huddle's history better, else the blend of both (None: no blend possible)
+    choices: dict[tuple[str, str], tuple[bool, Blend | None]] = field(default_factory=dict)
 
 
 @dataclass
 class _Transfer:
+    key: str
     overall: LevelModel | None
     criterion: LevelModel | None
 
@@ -156,6 +160,31 @@ class GroundedGenerator(Generator):
         feats = cal.space.features([text], vec[None, :])
         transfer = self._transfer(context.org_history)
 
+        def choice(target: str, t: _Target, org_model: LevelModel) -> tuple[bool, Blend | None]:
+            """Once per (organization, huddle history, target), not per draft."""
+            assert t.model is not None and transfer is not None
+            key = (transfer.key, target)
+            if key not in cal.choices:
+                # the organization's model never saw this huddle's labels: its accuracy on
+                # them is a held-out figure, comparable to the huddle model's cross-validation
+                got = org_model.predict(cal.features[target][t.rows])
+                hits = [LEVELS.index(g.level) == y for g, y in zip(got, t.labels, strict=True)]
+                acc = float(np.average(hits, weights=t.weights))
+                # otherwise both speak: the average of two calibrated models, its review
+                # threshold set from their held-out predictions on this huddle's history
+                on_history = np.array([[g.probabilities[lv] for lv in LEVELS] for g in got])
+                cal.choices[key] = (
+                    acc > t.model.cv_accuracy + 1e-9,
+                    blend(
+                        t.model,
+                        on_history,
+                        t.labels,
+                        t.weights,
+                        target_accuracy=self.target_accuracy,
+                    ),
+                )
+            return cal.choices[key]
+
         def predict(target: str) -> tuple[Prediction | None, LevelModel | Blend | None, str]:
             t = cal.targets[target]
             org_model = None
@@ -163,23 +192,9 @@ class GroundedGenerator(Generator):
                 org_model = transfer.overall if target == OVERALL else transfer.criterion
             mixed: Blend | None = None
             if t.model is not None and org_model is not None:
-                # the organization's model never saw this huddle's labels: its accuracy on
-                # them is a held-out figure, comparable to the huddle model's cross-validation
-                got = org_model.predict(cal.features[target][t.rows])
-                hits = [LEVELS.index(g.level) == y for g, y in zip(got, t.labels, strict=True)]
-                acc = float(np.average(hits, weights=t.weights))
-                if acc > t.model.cv_accuracy + 1e-9:
+                org_wins, mixed = choice(target, t, org_model)
+                if org_wins:
                     return org_model.predict(feats[target])[0], org_model, "organization"
-                # otherwise both speak: the average of two calibrated models, its review
-                # threshold set from their held-out predictions on this huddle's history
-                on_history = np.array([[g.probabilities[lv] for lv in LEVELS] for g in got])
-                mixed = blend(
-                    t.model,
-                    on_history,
-                    t.labels,
-                    t.weights,
-                    target_accuracy=self.target_accuracy,
-                )
             if t.model is not None:
                 sims = (cal.vectors[t.rows] @ vec).astype(np.float64)
                 votes = vote_distribution(sims, t.labels, t.weights, self.vote_k)
@@ -359,7 +374,7 @@ class GroundedGenerator(Generator):
                 return None
             return fit_transfer(np.vstack(x), y, w, g, target_accuracy=self.target_accuracy)
 
-        out = _Transfer(fit(xo, yo, wo, go), fit(xc, yc, wc, gc))
+        out = _Transfer(key, fit(xo, yo, wo, go), fit(xc, yc, wc, gc))
         if len(self._transfers) > 64:
             self._transfers.clear()
         self._transfers[key] = out
