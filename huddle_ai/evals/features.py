@@ -12,8 +12,10 @@ Two blocks, computed for a batch of :class:`FeedbackItem` at once:
   the reference (shared words and numbers, the work-reference cosine), and
   whether a reference exists at all; what the feedback asks to add that the
   work already has; numbers in the feedback that neither the work nor the
-  reference holds, or that hold a reference number with the other sign; and
-  the share of the feedback's new words that the reference holds;
+  reference holds, or that hold a reference number with the other sign;
+  the share of the feedback's new words that the reference holds; and
+  whether it states a calculation that does not hold (or one that does:
+  :mod:`huddle_ai.evals.arithmetic`);
 - *embedding*: cosines between the feedback, the work, the task and the
   reference under the packaged MiniLM model, and the feedback's own vector.
 
@@ -30,6 +32,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from huddle_ai.evals import arithmetic
 from huddle_ai.evals.labelled import FeedbackItem
 from huddle_ai.evals.text import content_words, longest_shared_run, sentences, words
 from huddle_ai.index.embeddings import Embedder
@@ -44,7 +47,7 @@ __all__ = [
     "unused_by",
 ]
 
-FEATURE_VERSION = "f2"
+FEATURE_VERSION = "f3"
 
 _VERBS_TEXT = """add adjust aim analyse analyze apply ask attach avoid begin break bring build
     calculate
@@ -210,6 +213,8 @@ LINGUISTIC = (
     "approve_x_rubric_cover",
     "criticise_x_rubric_cover",
     "asks_rubric_present",
+    "arithmetic_false",
+    "arithmetic_true",
 )
 _EMBEDDED = ("cos_work", "cos_task", "cos_ref", "cos_work_ref", "cos_rubric")
 # verdict crossed with the work-reference cosine (zero without a reference)
@@ -349,6 +354,7 @@ def _evidence(
     new = own - work - context
     rubric = content_words(" ".join(item.rubric))
     cover = _share(rubric, work) if rubric else 0.0
+    claims = arithmetic.check(fb)
     return [
         approve,
         criticise,
@@ -371,6 +377,8 @@ def _evidence(
         approve * cover,
         criticise * cover,
         _asks_rubric_present(sents, work, rubric),
+        float(claims.false > 0),
+        float(claims.true > 0),
     ]
 
 

@@ -80,11 +80,11 @@ GRID: tuple[tuple[float, float], ...] = tuple(
 SMALL_GRID: tuple[tuple[float, float], ...] = ((0.03, 0.3), (0.1, 0.3), (0.3, 1.0))
 # the splits the packaged weights are fitted on, one writer each (heldout.jsonl
 # only ever measures)
-FIT_SPLITS = ("train.jsonl", "dev.jsonl", "dev2.jsonl")
+FIT_SPLITS = ("train.jsonl", "dev.jsonl", "dev2.jsonl", "dev3.jsonl")
 # dimensions whose regression gets boosted trees added, and the trees' settings
 BOOSTED = frozenset({"accurate"})
 BOOST: dict[str, float] = {
-    "max_iter": 100,
+    "max_iter": 200,
     "learning_rate": 0.05,
     "max_depth": 3,
     "min_samples_leaf": 20,
@@ -423,14 +423,14 @@ def fit_models(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m huddle_ai.evals.scorer_fit",
-        description="Fit the packaged learned scorers on the fitting splits (train, dev, dev2).",
+        description="Fit the packaged learned scorers on the fitting splits (FIT_SPLITS).",
     )
     parser.add_argument(
         "--train",
         type=Path,
         nargs="+",
         default=fit_splits(),
-        help="Labelled JSONL files to fit on (default: scorer_set train, dev and dev2.jsonl).",
+        help="Labelled JSONL files to fit on (default: scorer_set train, dev, dev2, dev3).",
     )
     parser.add_argument(
         "--selection",
