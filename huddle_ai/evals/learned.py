@@ -40,7 +40,7 @@ FORMAT = "huddle-ai-scorers/1"
 
 
 def packaged_path() -> Path:
-    """The weights shipped with the package, fitted on ``evals/scorer_set`` train + dev + dev2."""
+    """The weights shipped with the package, fitted on ``evals/scorer_set`` train and dev*."""
     return Path(__file__).resolve().parent / "weights" / "scorers.json"
 
 

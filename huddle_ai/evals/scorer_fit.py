@@ -32,8 +32,9 @@ the shipped probability is calibrated on predictions for items the
 regression had not seen (for ``"lowo"``: items of a writer it had not seen).
 
 Run without arguments, it reproduces the packaged weights from
-``evals/scorer_set/train.jsonl``, ``dev.jsonl`` and ``dev2.jsonl`` (three
-writers); the held-out split (``heldout.jsonl``) is never read here.
+``evals/scorer_set/train.jsonl``, ``dev.jsonl``, ``dev2.jsonl`` and
+``dev3.jsonl`` (four writers); the held-out split (``heldout.jsonl``) is
+never read here.
 """
 
 from __future__ import annotations

@@ -7,9 +7,10 @@ packaged learned scorers, the old keyword scorers and a trivial baseline,
 and prints AUC and Cohen's κ per dimension with 95% bootstrap intervals
 that resample whole works (items about the same task and work are not
 independent). The baseline is a logistic regression on the feedback's
-length alone, fitted on the fitting splits (``train.jsonl``, ``dev.jsonl``
-and ``dev2.jsonl``). ``--record`` stores the learned scorers' figures in the
-packaged weights, so that every report names them; nothing is fitted or
+length alone, fitted on the fitting splits (``train.jsonl`` and
+``dev*.jsonl``: :data:`~huddle_ai.evals.scorer_fit.FIT_SPLITS`). ``--record``
+stores the learned scorers' figures in the packaged weights, so that every
+report names them; nothing is fitted or
 chosen on the held-out split. It only ever measures ``heldout.jsonl``: the
 fitting splits are refused as a held-out file.
 """
@@ -148,7 +149,7 @@ def check_heldout(path: Path, fitting: Sequence[Path]) -> Path:
     if not path.exists():
         raise InvalidInputError(
             f"no held-out split at {path}: validity measures only labels never fitted on "
-            "(train.jsonl, dev.jsonl and dev2.jsonl are fitting data)"
+            "(train.jsonl and dev*.jsonl are fitting data)"
         )
     if any(path.resolve() == f.resolve() for f in fitting if f.exists()):
         raise InvalidInputError(f"{path} is a fitting split, not held out")
