@@ -30,7 +30,7 @@ from huddle_ai.suggest.assessment import (
     section_owners,
     split_units,
 )
-from huddle_ai.suggest.calibration import LEVELS, fit_huddle, top_level
+from huddle_ai.suggest.calibration import LEVELS, fit_huddle, review_threshold, top_level
 from huddle_ai.suggest.context import LabelledSolution, build_context, label_of
 from huddle_ai.suggest.generators.grounded import GroundedGenerator
 from huddle_ai.suggest.privacy import instruction_sentences
@@ -807,3 +807,27 @@ def test_a_blend_of_the_huddle_and_organization_models_is_judged_on_held_out_pre
     b = Prediction(Level.PARTIAL, 0.8, {Level.NOT_MET: 0.1, Level.PARTIAL: 0.8, Level.MET: 0.1})
     both = Blend.combine(a, b)
     assert both.level == Level.PARTIAL and abs(both.confidence - 0.55) < 1e-9
+
+
+def test_the_expected_accuracy_is_not_the_lucky_one_that_chose_the_threshold() -> None:
+    """On a small history the best threshold is chosen for its luck; its expected accuracy
+    is cross-validated, so where confidence says nothing it reports about the base rate,
+    and where confidence separates right from wrong it reports that."""
+    rng = np.random.default_rng(0)
+    plain, crossed = [], []
+    for _ in range(300):
+        conf = rng.uniform(0.34, 1.0, size=14)
+        correct = rng.uniform(size=14) < 0.6  # right 60% of the time, whatever the confidence
+        threshold, expected, coverage = review_threshold(conf, correct, 0.8)
+        if coverage == 0.0:
+            continue
+        plain.append(float(correct[conf >= threshold].mean()))
+        crossed.append(expected)
+    assert len(plain) >= 50
+    # the threshold's own accuracy over-claims by construction; the estimate does not
+    assert np.mean(plain) >= 0.8
+    assert np.mean(crossed) < 0.7
+    # an informative confidence: drafts above 0.7 are right, below are wrong
+    conf = np.linspace(0.35, 0.99, 30)
+    threshold, expected, coverage = review_threshold(conf, conf > 0.7, 0.8)
+    assert 0.6 < threshold < 0.75 and expected >= 0.78 and 0.3 < coverage < 0.7

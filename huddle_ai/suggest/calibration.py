@@ -43,6 +43,7 @@ __all__ = [
     "fit_huddle",
     "fit_transfer",
     "neighbour_voter",
+    "review_threshold",
     "top_level",
     "vote_distribution",
     "vote_rows",
@@ -383,7 +384,7 @@ def _choose(
     tempered = _temper(probs, temperature)
     conf = tempered.max(axis=1)
     correct = top_level(tempered) == y
-    threshold, expected, coverage = _review_threshold(conf, correct, target_accuracy)
+    threshold, expected, coverage = review_threshold(conf, correct, target_accuracy)
     model = LevelModel(
         kind=best,
         prior=_prior(y, w),
@@ -457,7 +458,7 @@ def blend(
     y = np.asarray(labels, np.float64)
     w = np.asarray(weights, np.float64)
     top = top_level(probs)
-    threshold, expected, coverage = _review_threshold(probs.max(axis=1), top == y, target_accuracy)
+    threshold, expected, coverage = review_threshold(probs.max(axis=1), top == y, target_accuracy)
     return Blend(
         threshold=threshold,
         cv_accuracy=_weighted_acc(top, y, w),
@@ -502,26 +503,57 @@ def top_level(probs: Array) -> NDArray[np.intp]:
     return np.asarray(p.shape[-1] - 1 - np.argmax(p[..., ::-1], axis=-1), np.intp)
 
 
-def _review_threshold(
+def _threshold_index(
+    conf: Array, correct: NDArray[np.bool_], target: float, min_support: int
+) -> int:
+    """How many of the most confident predictions the lowest admissible threshold keeps
+    (0: none): the largest ``k >= min_support`` whose top-``k`` accuracy reaches
+    ``target`` and that does not split equal confidences."""
+    n = len(conf)
+    if n == 0:
+        return 0
+    order = np.argsort(-conf, kind="stable")
+    ranked = conf[order]
+    k = np.arange(1, n + 1)
+    acc = np.cumsum(correct[order]) / k
+    # a threshold cannot split equal confidences: k must end a run of ties
+    ends = np.append(ranked[1:] != ranked[:-1], True)
+    ok = (k >= min(min_support, n + 1)) & ends & (acc >= target)
+    return int(k[ok].max()) if ok.any() else 0
+
+
+def review_threshold(
     conf: Array, correct: NDArray[np.bool_], target: float, min_support: int = 5
 ) -> tuple[float, float, float]:
-    """The lowest confidence above which held-out accuracy reaches ``target``.
+    """The lowest confidence above which held-out accuracy reaches ``target``, the
+    accuracy to expect above it, and the share of predictions above it.
 
-    At least ``min_support`` held-out predictions must lie above it, so one lucky
-    confident guess cannot open the gate.
+    At least ``min_support`` held-out predictions must lie above the threshold, so one
+    lucky confident guess cannot open the gate. The expected accuracy is *not* the
+    accuracy above the threshold on the predictions that chose it: the threshold is the
+    best of many candidates on a small history, so that figure is chosen for its luck
+    and over-claims on new work. It is cross-validated instead: each fold's
+    predictions are judged by the threshold chosen on the other folds, and the
+    expected accuracy is the accuracy of those that pass it.
     """
     n = len(conf)
     order = np.argsort(-conf, kind="stable")
-    hits = np.cumsum(correct[order])
-    best_k = 0
-    for k in range(min(min_support, n + 1), n + 1):
-        if k < n and conf[order[k]] == conf[order[k - 1]]:
-            continue  # a threshold cannot split equal confidences
-        if hits[k - 1] / k >= target:
-            best_k = k
+    best_k = _threshold_index(conf, correct, target, min_support)
     if best_k == 0:
         return 1.01, float(np.mean(correct)) if n else 0.0, 0.0
-    return float(conf[order[best_k - 1]]), float(hits[best_k - 1] / best_k), best_k / n
+    threshold = float(conf[order[best_k - 1]])
+    passed: list[bool] = []
+    for fold in range(min(n, 10)):
+        test = np.arange(fold, n, min(n, 10))
+        train = np.setdiff1d(np.arange(n), test)
+        k = _threshold_index(conf[train], correct[train], target, min_support)
+        if k == 0:
+            continue
+        cut = float(np.sort(conf[train])[::-1][k - 1])
+        passed += [bool(c) for c, q in zip(correct[test], conf[test], strict=True) if q >= cut]
+    above = conf >= threshold
+    expected = float(np.mean(passed)) if passed else float(np.mean(correct[above]))
+    return threshold, expected, best_k / n
 
 
 def _levels(labels: Sequence[Level]) -> Array:
