@@ -10,9 +10,9 @@ independent). The baseline is a logistic regression on the feedback's
 length alone, fitted on the fitting splits (``train.jsonl`` and
 ``dev*.jsonl``: :data:`~huddle_ai.evals.scorer_fit.FIT_SPLITS`). ``--record``
 stores the learned scorers' figures in the packaged weights, so that every
-report names them; nothing is fitted or
-chosen on the held-out split. It only ever measures ``heldout.jsonl``: the
-fitting splits are refused as a held-out file.
+report names them; nothing is fitted or chosen on the held-out split. It
+only ever measures ``heldout.jsonl``: the fitting splits are refused as a
+held-out file.
 """
 
 from __future__ import annotations
