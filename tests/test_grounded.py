@@ -831,3 +831,43 @@ def test_the_expected_accuracy_is_not_the_lucky_one_that_chose_the_threshold() -
     conf = np.linspace(0.35, 0.99, 30)
     threshold, expected, coverage = review_threshold(conf, conf > 0.7, 0.8)
     assert 0.6 < threshold < 0.75 and expected >= 0.78 and 0.3 < coverage < 0.7
+
+
+def test_past_feedback_saying_this_work_lacks_what_it_has_is_not_reused() -> None:
+    """ "Does not mention oxygen or ATP", written about another answer, is never said to an
+    answer that mentions ATP; said of what this answer really lacks, it is kept."""
+    from huddle_ai.suggest.generators.writing import _asked_terms, _Reuse
+    from huddle_ai.suggest.privacy import Redactor
+
+    ref = (
+        "Mitochondria release energy by cellular respiration, turning glucose and oxygen into ATP."
+    )
+    mito = Huddle(
+        id="mito",
+        title="Mitochondria",
+        prompt="What is the role of mitochondria in a cell?",
+        goal="Explain what mitochondria do.",
+        rubric=[Criterion(id="answer", name="Answer", description="Answers correctly and fully.")],
+        answer_key=AnswerKey(reference=ref, key_points=key_points(ref)),
+    )
+    this = "Mitochondria make ATP from glucose."
+    parent = LabelledSolution(id="p", text="They are the powerhouse.", assessment=Level.PARTIAL)
+    reuse = _Reuse(
+        sources=allowed_sources(mito, this),
+        known=content_words(this) | content_words(ref),
+        rubric=content_words(ref),
+        mine=content_words(this),
+        redactor=Redactor(),
+        praise=True,
+        tokens=frozenset(re.findall(r"\w+", this.lower())),
+        terms=frozenset(_asked_terms(mito)),
+    )
+    assert "atp" in _asked_terms(mito) and "mitochondria" not in _asked_terms(mito)
+    for wrong in (
+        "Partially correct: the response does not mention oxygen or ATP.",
+        "Missing: ATP.",
+        "You didn't explain where the glucose goes or how ATP is made.",
+    ):
+        assert reuse.sentences(wrong, parent) == [], wrong
+    right = "Partially correct: the response does not mention oxygen."
+    assert reuse.sentences(right, parent) == [right]

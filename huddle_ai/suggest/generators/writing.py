@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import NDArray
 
-from huddle_ai.records import Level
+from huddle_ai.records import Huddle, Level
 from huddle_ai.suggest.assessment import PointScore, content_words
 from huddle_ai.suggest.context import FeedbackContext, LabelledSolution
 from huddle_ai.suggest.generators.judgement import CriterionJudgement, Judgement
@@ -72,6 +72,39 @@ _GAP_WORDS = frozenset(
 _LEANS_BACK = frozenset(
     "then also and but so that these those it its otherwise instead besides plus".split()  # noqa: SIM905
 )
+# a remark that something is absent: "does not mention oxygen or ATP", "no baseline",
+# "missing: an owner"; what it says is absent runs from the cue to the end of the clause
+_ABSENT = re.compile(
+    r"\b(?:(?:does|do|did)(?:n't| not) (?:mention|include|say|state|name|give|show|have|"
+    r"use|explain|describe|list|cover)|no mention of|not mentioned|missing|lacks?|lacking|"
+    r"without|there is no|there's no|forgot(?:ten)?(?: to (?:mention|include|say|add))?)\b",
+    re.I,
+)
+_CLAUSE_END = re.compile(r"[;:,.!?(]|\s[-\u2013\u2014]\s|\u2014| but | and then ", re.I)
+_SPECIFIC = re.compile(r"\b[A-Z][\w-]*|\b\w*\d[\w.,]*")
+
+
+def _says_absent_what_is_there(sentence: str, mine: set[str], key: frozenset[str]) -> bool:
+    """Whether ``sentence`` says something is absent that this solution has.
+
+    What follows an absence cue ("does not mention oxygen or ATP") up to the end of its
+    clause is what it says is absent; the remark is wrong here when this solution has
+    one of its specifics (``key``: the huddle's criterion and answer-key terms; or a
+    name, acronym or number), or half or more of its words. Reused about
+    another work, it would tell this learner they left out what they wrote."""
+    for m in _ABSENT.finditer(sentence):
+        rest = sentence[m.end() :].lstrip(" :-\u2013\u2014")  # "Missing: an owner"
+        end = _CLAUSE_END.search(rest)
+        clause = rest[: end.start()] if end else rest
+        named = content_words(clause)
+        there = named & mine
+        # its specifics: the huddle's asked-for terms, names, acronyms and numbers ("ATP")
+        specific = key | content_words(" ".join(_SPECIFIC.findall(clause)))
+        if there & specific or (named and len(there) * 2 >= len(named)):
+            return True
+    return False
+
+
 # third persons: a reused remark about "her" needs a her in this learner's own work
 _PERSONS = (
     frozenset(("she", "her", "hers", "herself")),
@@ -217,6 +250,9 @@ class _Reuse:
     embed: Embed | None = None  # sentence vectors, for the "about the other work" check
     vector: NDArray[np.float32] | None = None  # this solution's vector
     tokens: frozenset[str] = frozenset()  # this solution's lower-cased words (its people)
+    # what the huddle asks for beyond its question: its criteria's and answer key's terms
+    # that the title, prompt and goal do not use (words of the question are in any work)
+    terms: frozenset[str] = frozenset()
 
     def sentences(self, text: str, parent: LabelledSolution) -> list[str]:
         """Sentences of ``text`` (written about ``parent``) that hold for this solution.
@@ -257,6 +293,8 @@ class _Reuse:
             asks = bool(set(tokens) & _GAP_WORDS) or sent.endswith("?")
             if self.praise and terms and not asks and len(terms & self.mine) < 0.5 * len(terms):
                 continue  # praise of what this solution does not show
+            if _says_absent_what_is_there(sent, self.mine, self.terms):
+                continue  # "does not mention ATP" to work that mentions ATP
             if self.redactor.redact(sent)[1]:
                 continue  # it names a person or contact detail: never carried over
             kept.append(sent)
@@ -626,6 +664,7 @@ def compose(
         sources=sources,
         known=mine | rubric_words,
         rubric=rubric_words,
+        terms=frozenset(_asked_terms(huddle)),
         mine=mine,
         redactor=redactor,
         # on work that is not there yet, remarks about rubric ideas are corrections
@@ -777,6 +816,15 @@ def compose(
         assessment=level,
         citations=citations,
     )
+
+
+def _asked_terms(huddle: Huddle) -> set[str]:
+    """Content words of the huddle's criteria and answer key that its question lacks."""
+    asked = [c.own_text() for c in huddle.rubric]
+    if huddle.answer_key is not None:
+        asked += [huddle.answer_key.reference or "", *huddle.answer_key.key_points]
+    question = content_words(f"{huddle.title}\n{huddle.prompt}\n{huddle.goal}")
+    return content_words("\n".join(asked)) - question
 
 
 def _generic_words(context: FeedbackContext) -> set[str]:
