@@ -603,6 +603,12 @@ def test_reused_sentences_that_lean_on_another_context_are_left_out() -> None:
         "Say how you will check that it worked.",
         "Then ask the team how the timer felt.",
     ]
+    # "…, too." adds to a remark: alone it points at something this draft never said
+    assert reuse.sentences("Ask the team how the timer felt, too.", parent) == []
+    assert reuse.sentences("Say how you will check it. Ask the team, too.", parent) == [
+        "Say how you will check it.",
+        "Ask the team, too.",
+    ]
     # "her" names someone in the other learner's story, not in this one
     assert reuse.sentences("Ask her how the timer felt.", parent) == []
     assert reuse.sentences("It is a clear plan. Ask the team in a month.", parent) == [

@@ -285,6 +285,8 @@ class _Reuse:
             # ("It …" opening a remark is about the work itself)
             first = tokens[0] if tokens else ""
             leans = first in _LEANS_BACK and not (n == 0 and first in ("it", "its"))
+            # "Ask her what made it work, too.": it adds to something said before it
+            leans = leans or tokens[-1:] == ["too"] or tokens[-2:] == ["as", "well"]
             if leans and n - 1 not in kept_at:
                 continue  # "Then ask …", "That shift …": it leans on a sentence not said here
             if any(set(tokens) & fam and not self.tokens & fam for fam in _PERSONS):
