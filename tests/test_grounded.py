@@ -877,3 +877,40 @@ def test_past_feedback_saying_this_work_lacks_what_it_has_is_not_reused() -> Non
         assert reuse.sentences(wrong, parent) == [], wrong
     right = "Partially correct: the response does not mention oxygen."
     assert reuse.sentences(right, parent) == [right]
+
+
+def test_ordinals_and_units_are_numbers_to_trace() -> None:
+    """ "On the 6th" and "at 3pm" name numbers another context had; they trace only to the
+    same number in a permitted source."""
+    src = Sources(["We met on 6 November at 3 pm and loaded 10 kg."])
+    assert [s.text for s in specifics("on the 6th at 3pm, 10kg")] == ["6", "3", "10"]
+    assert untraceable("on the 6th at 3pm, with 10kg", src) == []
+    assert [s.text for s in untraceable("I only found out on the 7th.", src)] == ["7"]
+
+
+def test_reused_sentences_that_point_back_at_another_context_are_left_out() -> None:
+    """ "Half-term started in that window" and "what other alerts go there" point at
+    something the other learner's feedback named before; alone they are not said."""
+    from huddle_ai.suggest.generators.writing import _Reuse
+    from huddle_ai.suggest.privacy import Redactor
+
+    this = "Question: does spaced repetition improve quiz scores? Data: 58,200 quiz attempts."
+    parent = LabelledSolution(
+        id="p", text="Did the caching layer cut latency in October?", assessment=Level.PARTIAL
+    )
+    reuse = _Reuse(
+        sources=allowed_sources(WAREHOUSE, this),
+        known=content_words(this),
+        rubric=set(),
+        mine=content_words(this),
+        redactor=Redactor(),
+        praise=True,
+        tokens=frozenset(re.findall(r"\w+", this.lower())),
+    )
+    for pointing in (
+        "Half-term started in that window, so scores dropped.",
+        "Worth checking what other quiz attempts go there!",
+    ):
+        assert reuse.sentences(pointing, parent) == [], pointing
+    for standalone in ("Is there a baseline for quiz scores?", "Say that the data is complete."):
+        assert reuse.sentences(standalone, parent) == [standalone], standalone

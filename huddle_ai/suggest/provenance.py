@@ -44,7 +44,8 @@ RARE_ZIPF = 3.0
 
 _QUOTE = re.compile(r"\u201c([^\u201d]{2,})\u201d|\"([^\"]{2,})\"|\u2018([^\u2019]{2,})\u2019")
 _SINGLE = re.compile(r"(?<![\w])'([^']{3,}?)'(?![\w])")
-_NUMBER = re.compile(r"(?<![\w])\d+(?:[.,:/]\d+)*(?![\w])")
+# a number, with an ordinal or unit suffix kept apart ("6th", "3pm", "10kg": 6, 3, 10)
+_NUMBER = re.compile(r"(?<![\w])(\d+(?:[.,:/]\d+)*)([^\W\d_]{1,3})?(?![\w])")
 _WORD = re.compile(r"[^\W\d_]+(?:['\u2019\-][^\W\d_]+)*")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s+|\n\s*|[\u201c\"(\-\u2022*]\s*)$")
 _ELLIPSIS = re.compile(r"\s*(?:\u2026|\.\.\.)\s*")
@@ -126,7 +127,7 @@ def specifics(text: str) -> list[Specific]:
 
     for m in _NUMBER.finditer(text):
         if not quoted(m.start()):
-            found.append(Specific("number", m.group()))
+            found.append(Specific("number", m.group(1)))
     for m in _WORD.finditer(text):
         if quoted(m.start()):
             continue
@@ -161,7 +162,7 @@ class Sources:
         self._lower = self._exact.lower()
         self._words = {w.lower() for w in _WORD.findall(self._exact)}
         self._words |= {stem(w) for w in self._words}
-        self._numbers = set(_NUMBER.findall(self._exact))
+        self._numbers = {m.group(1) for m in _NUMBER.finditer(self._exact)}
         self.generic = frozenset(w.lower() for w in generic)
 
     def traces(self, s: Specific) -> bool:

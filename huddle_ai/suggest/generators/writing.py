@@ -105,6 +105,25 @@ def _says_absent_what_is_there(sentence: str, mine: set[str], key: frozenset[str
     return False
 
 
+# distal demonstratives ("this brief" is usually the learner's own work; "that window" is
+# something named before)
+_DEMONSTRATIVES = frozenset(("that", "those"))
+_THERE_IS = frozenset("is are was were will would might may should could isn s".split())  # noqa: SIM905
+
+
+def _points_back(tokens: Sequence[str], known: set[str]) -> bool:
+    """Whether a sentence points at something an earlier sentence named: a demonstrative
+    before a word neither this solution nor the huddle uses ("in that window"), or a
+    "there" that is a place, not "there is" ("what other alerts go there")."""
+    for i, tok in enumerate(tokens):
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if tok in _DEMONSTRATIVES and nxt and nxt not in STOPWORDS and stem(nxt) not in known:
+            return True
+        if tok == "there" and i > 0 and nxt not in _THERE_IS and tokens[i - 1] not in _THERE_IS:
+            return True  # not "there is", "is there"
+    return False
+
+
 # third persons: a reused remark about "her" needs a her in this learner's own work
 _PERSONS = (
     frozenset(("she", "her", "hers", "herself")),
@@ -287,6 +306,8 @@ class _Reuse:
             leans = first in _LEANS_BACK and not (n == 0 and first in ("it", "its"))
             # "Ask her what made it work, too.": it adds to something said before it
             leans = leans or tokens[-1:] == ["too"] or tokens[-2:] == ["as", "well"]
+            # "in that window", "what goes there": it points at something named before it
+            leans = leans or _points_back(tokens, self.known)
             if leans and n - 1 not in kept_at:
                 continue  # "Then ask …", "That shift …": it leans on a sentence not said here
             if any(set(tokens) & fam and not self.tokens & fam for fam in _PERSONS):
