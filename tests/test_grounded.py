@@ -914,3 +914,30 @@ def test_reused_sentences_that_point_back_at_another_context_are_left_out() -> N
         assert reuse.sentences(pointing, parent) == [], pointing
     for standalone in ("Is there a baseline for quiz scores?", "Say that the data is complete."):
         assert reuse.sentences(standalone, parent) == [standalone], standalone
+
+
+def test_feedback_from_another_huddle_about_its_own_challenge_is_left_out() -> None:
+    """In a new huddle, past feedback from the organization's other huddles is reused only
+    where it does not talk about that other challenge's own ideas."""
+    from huddle_ai.suggest.generators.writing import _Reuse
+    from huddle_ai.suggest.privacy import Redactor
+
+    this = "I told Sam that his late reports meant the team missed the Friday review."
+    parent = LabelledSolution(
+        id="p", text="Why: the deploy skipped the smoke test.", assessment=Level.MET
+    )
+    postmortem = content_words("Root cause and contributing factors: system level, chain of whys")
+    reuse = _Reuse(
+        sources=allowed_sources(WAREHOUSE, this),
+        known=content_words(this),
+        rubric=set(),
+        mine=content_words(this),
+        redactor=Redactor(),
+        praise=True,
+        tokens=frozenset(re.findall(r"\w+", this.lower())),
+    )
+    about_it = "This is exactly the depth we want: several contributing factors at system level."
+    assert reuse.sentences(about_it, parent) == [about_it]  # same huddle: nothing to check
+    assert reuse.sentences(about_it, parent, postmortem) == []
+    kind = "Thanks for sharing this so openly."
+    assert reuse.sentences(kind, parent, postmortem) == [kind]

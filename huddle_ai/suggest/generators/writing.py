@@ -200,6 +200,14 @@ class _Style:
     ) -> None:
         own = [h for h in context.history if h.feedback]
         pool = own or [h for o in context.org_history for h in o.history if h.feedback]
+        # feedback from the organization's other huddles talks about their challenges: per
+        # solution, the words of its own huddle's text (what such a remark may be about)
+        self.home: dict[str, set[str]] = {}
+        if not own:
+            for o in context.org_history:
+                words = content_words("\n".join(huddle_sources(o.huddle)))
+                for h in o.history:
+                    self.home[h.id] = words
         same = [h for h in pool if h.assessment == level]
         self.same_huddle = bool(own)
         self.pool = same
@@ -273,8 +281,15 @@ class _Reuse:
     # that the title, prompt and goal do not use (words of the question are in any work)
     terms: frozenset[str] = frozenset()
 
-    def sentences(self, text: str, parent: LabelledSolution) -> list[str]:
+    def sentences(
+        self, text: str, parent: LabelledSolution, home: set[str] | None = None
+    ) -> list[str]:
         """Sentences of ``text`` (written about ``parent``) that hold for this solution.
+
+        ``home``: the words of ``parent``'s huddle's own text, when that is another
+        huddle; a sentence using them (and not this huddle's or solution's words) is
+        about that other challenge ("four contributing factors, all at the system
+        level" on a postmortem, said to an interview plan) and is left out.
 
         A sentence is kept only if its specifics pass the provenance rule, it names
         nobody, and it is not about the other solution: none of its content words
@@ -286,7 +301,7 @@ class _Reuse:
         before it ("Then ask …", "That shift …") is kept only after that one, and a
         remark about "her" or "him" only where this solution mentions such a person.
         """
-        other = content_words(parent.text) - self.known
+        other = (content_words(parent.text) | (home or set())) - self.known
         said = sentences(without_instructions(text))
         candidates: list[tuple[int, str, set[str]]] = []
         for n, sent in enumerate(said):
@@ -360,7 +375,7 @@ def _choose_style(style: _Style, reuse: _Reuse) -> list[str]:
     for i in sorted(range(len(pool)), key=lambda i: -utilities[i]):
         if utilities[i] <= best_score:
             break  # at most all of it is kept: no later candidate can win
-        kept = reuse.sentences(pool[i].feedback or "", pool[i])
+        kept = reuse.sentences(pool[i].feedback or "", pool[i], style.home.get(pool[i].id))
         total = len((pool[i].feedback or "").split()) or 1
         score = utilities[i] * sum(len(s.split()) for s in kept) / total
         if kept and score > best_score:
