@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -888,18 +889,13 @@ def test_ordinals_and_units_are_numbers_to_trace() -> None:
     assert [s.text for s in untraceable("I only found out on the 7th.", src)] == ["7"]
 
 
-def test_reused_sentences_that_point_back_at_another_context_are_left_out() -> None:
-    """ "Half-term started in that window" and "what other alerts go there" point at
-    something the other learner's feedback named before; alone they are not said."""
+def _reuse_on(this: str, huddle: Huddle = WAREHOUSE) -> Any:
+    """The reuse check for a solution ``this`` of ``huddle``, as the writer builds it."""
     from huddle_ai.suggest.generators.writing import _Reuse
     from huddle_ai.suggest.privacy import Redactor
 
-    this = "Question: does spaced repetition improve quiz scores? Data: 58,200 quiz attempts."
-    parent = LabelledSolution(
-        id="p", text="Did the caching layer cut latency in October?", assessment=Level.PARTIAL
-    )
-    reuse = _Reuse(
-        sources=allowed_sources(WAREHOUSE, this),
+    return _Reuse(
+        sources=allowed_sources(huddle, this),
         known=content_words(this),
         rubric=set(),
         mine=content_words(this),
@@ -907,6 +903,16 @@ def test_reused_sentences_that_point_back_at_another_context_are_left_out() -> N
         praise=True,
         tokens=frozenset(re.findall(r"\w+", this.lower())),
     )
+
+
+def test_reused_sentences_that_point_back_at_another_context_are_left_out() -> None:
+    """ "Half-term started in that window" and "what other alerts go there" point at
+    something the other learner's feedback named before; alone they are not said."""
+    this = "Question: does spaced repetition improve quiz scores? Data: 58,200 quiz attempts."
+    parent = LabelledSolution(
+        id="p", text="Did the caching layer cut latency in October?", assessment=Level.PARTIAL
+    )
+    reuse = _reuse_on(this)
     for pointing in (
         "Half-term started in that window, so scores dropped.",
         "Worth checking what other quiz attempts go there!",
@@ -919,23 +925,12 @@ def test_reused_sentences_that_point_back_at_another_context_are_left_out() -> N
 def test_feedback_from_another_huddle_about_its_own_challenge_is_left_out() -> None:
     """In a new huddle, past feedback from the organization's other huddles is reused only
     where it does not talk about that other challenge's own ideas."""
-    from huddle_ai.suggest.generators.writing import _Reuse
-    from huddle_ai.suggest.privacy import Redactor
-
     this = "I told Sam that his late reports meant the team missed the Friday review."
     parent = LabelledSolution(
         id="p", text="Why: the deploy skipped the smoke test.", assessment=Level.MET
     )
     postmortem = content_words("Root cause and contributing factors: system level, chain of whys")
-    reuse = _Reuse(
-        sources=allowed_sources(WAREHOUSE, this),
-        known=content_words(this),
-        rubric=set(),
-        mine=content_words(this),
-        redactor=Redactor(),
-        praise=True,
-        tokens=frozenset(re.findall(r"\w+", this.lower())),
-    )
+    reuse = _reuse_on(this)
     about_it = "This is exactly the depth we want: several contributing factors at system level."
     assert reuse.sentences(about_it, parent) == [about_it]  # same huddle: nothing to check
     assert reuse.sentences(about_it, parent, postmortem) == []
