@@ -32,6 +32,7 @@ _CLAIM = re.compile(
     re.I,
 )
 _TOKEN = re.compile(rf"({_NUM})|({_OP})", re.I)
+_CURRENCY = re.compile(r"[£€$]")
 _THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 
 
@@ -45,8 +46,7 @@ class Claims:
 
 def _value(token: str) -> tuple[float, bool] | None:
     """The number a token stands for and whether it is a percentage."""
-    s = token.replace("−", "-").lstrip("£€$").replace("-£", "-").replace("-€", "-")
-    s = s.replace("-$", "-")
+    s = _CURRENCY.sub("", token.replace("−", "-"))
     percent = s.endswith("%")
     s = s.rstrip("%")
     if _THOUSANDS.fullmatch(s):

@@ -503,23 +503,26 @@ def top_level(probs: Array) -> NDArray[np.intp]:
     return np.asarray(p.shape[-1] - 1 - np.argmax(p[..., ::-1], axis=-1), np.intp)
 
 
-def _threshold_index(
+def _cut(
     conf: Array, correct: NDArray[np.bool_], target: float, min_support: int
-) -> int:
-    """How many of the most confident predictions the lowest admissible threshold keeps
-    (0: none): the largest ``k >= min_support`` whose top-``k`` accuracy reaches
-    ``target`` and that does not split equal confidences."""
+) -> tuple[int, float] | None:
+    """The lowest admissible threshold and how many predictions lie above it: the largest
+    ``k >= min_support`` whose top-``k`` accuracy reaches ``target`` and that does not
+    split equal confidences (None: no threshold is admissible)."""
     n = len(conf)
     if n == 0:
-        return 0
+        return None
     order = np.argsort(-conf, kind="stable")
     ranked = conf[order]
+    hits = np.cumsum(correct[order])
     k = np.arange(1, n + 1)
-    acc = np.cumsum(correct[order]) / k
     # a threshold cannot split equal confidences: k must end a run of ties
     ends = np.append(ranked[1:] != ranked[:-1], True)
-    ok = (k >= min(min_support, n + 1)) & ends & (acc >= target)
-    return int(k[ok].max()) if ok.any() else 0
+    ok = (k >= min(min_support, n + 1)) & ends & (hits / k >= target)
+    if not ok.any():
+        return None
+    best = int(k[ok].max())
+    return best, float(ranked[best - 1])
 
 
 def review_threshold(
@@ -538,20 +541,18 @@ def review_threshold(
     no fold admits a threshold).
     """
     n = len(conf)
-    order = np.argsort(-conf, kind="stable")
-    best_k = _threshold_index(conf, correct, target, min_support)
-    if best_k == 0:
+    found = _cut(conf, correct, target, min_support)
+    if found is None:
         return 1.01, float(np.mean(correct)) if n else 0.0, 0.0
-    threshold = float(conf[order[best_k - 1]])
+    best_k, threshold = found
+    folds = min(n, 10)
     passed: list[bool] = []
-    for fold in range(min(n, 10)):
-        test = np.arange(fold, n, min(n, 10))
+    for fold in range(folds):
+        test = np.arange(fold, n, folds)
         train = np.setdiff1d(np.arange(n), test)
-        k = _threshold_index(conf[train], correct[train], target, min_support)
-        if k == 0:
-            continue
-        cut = float(np.sort(conf[train])[::-1][k - 1])
-        passed += [bool(c) for c, q in zip(correct[test], conf[test], strict=True) if q >= cut]
+        cut = _cut(conf[train], correct[train], target, min_support)
+        if cut is not None:
+            passed += correct[test][conf[test] >= cut[1]].tolist()
     # no fold admits a threshold of its own: the threshold rests on too little to claim
     # more than the history's overall accuracy
     expected = float(np.mean(passed)) if passed else float(np.mean(correct))
